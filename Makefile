@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fuzz bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m app.devrun
+
+lint: $(STAMP)
+	$(BIN)/ruff check app device tests bench migrations
+	$(BIN)/lint-imports
+	$(BIN)/mypy app/domain device
+
+test: lint
+	$(BIN)/pytest
+
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.device.fuzz_permits --runs 100000
+
+bench: $(STAMP)
+	$(BIN)/python bench/verify_permit.py
+	$(BIN)/python bench/request_usage.py
+
+clean:
+	rm -rf $(VENV) var

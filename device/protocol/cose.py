@@ -1,0 +1,162 @@
+"""COSE_Sign1 (RFC 9052) with strict header rules, as a device needs it.
+
+`alg` is read only from the protected header; a label in both buckets, an unknown `crit`
+label or a tag other than the expected ones is refused. Verification never falls back to
+an unprotected `alg`.
+"""
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from device.protocol import cbor
+from device.protocol.errors import BadSignature, Malformed, UnsupportedAlgorithm
+
+TAG_SIGN1 = 18
+TAG_CWT = 61
+
+
+class Header(IntEnum):
+    ALG = 1
+    CRIT = 2
+    CONTENT_TYPE = 3
+    KID = 4
+
+
+class Alg(IntEnum):
+    EDDSA = -8
+    ES256 = -7
+    ES384 = -35
+    ES512 = -36
+
+
+# Header labels this implementation understands, so they may appear in `crit`.
+UNDERSTOOD_HEADERS = frozenset(int(h) for h in Header)
+
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+_EC_HASHES: dict[int, tuple[type[hashes.HashAlgorithm], int]] = {
+    Alg.ES256: (hashes.SHA256, 32),
+    Alg.ES384: (hashes.SHA384, 48),
+    Alg.ES512: (hashes.SHA512, 66),
+}
+
+
+@dataclass(frozen=True)
+class Sign1:
+    """A decoded COSE_Sign1 whose headers passed the structural rules (not yet verified)."""
+
+    protected_bytes: bytes
+    protected: dict[int, Any]
+    unprotected: dict[Any, Any]
+    payload: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> int:
+        alg = self.protected.get(Header.ALG)
+        if not isinstance(alg, int):
+            raise UnsupportedAlgorithm("no algorithm in the protected header")
+        return alg
+
+    @property
+    def kid(self) -> bytes | None:
+        kid = self.protected.get(Header.KID, self.unprotected.get(Header.KID))
+        if kid is not None and not isinstance(kid, bytes):
+            raise Malformed("kid must be a byte string")
+        return kid
+
+
+def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
+    return cbor2.dumps(["Signature1", protected_bytes, external_aad, payload])
+
+
+def sign1_ed25519(
+    payload: bytes, key: ed25519.Ed25519PrivateKey, kid: bytes, *, cwt: bool = False
+) -> bytes:
+    """Sign `payload`; tagged 18, and wrapped in tag 61 when it is a CWT."""
+    protected_bytes = cbor2.dumps({Header.ALG.value: Alg.EDDSA.value, Header.KID.value: kid})
+    signature = key.sign(sig_structure(protected_bytes, payload))
+    message: Any = cbor2.CBORTag(TAG_SIGN1, [protected_bytes, {}, payload, signature])
+    if cwt:
+        message = cbor2.CBORTag(TAG_CWT, message)
+    return cbor2.dumps(message)
+
+
+def decode_sign1(
+    data: bytes, *, max_size: int, require_tag: bool = True, allow_cwt_tag: bool = True
+) -> Sign1:
+    item = cbor.loads(data, max_size=max_size)
+    if allow_cwt_tag and isinstance(item, cbor2.CBORTag) and item.tag == TAG_CWT:
+        item = item.value
+    if isinstance(item, cbor2.CBORTag):
+        if item.tag != TAG_SIGN1:
+            raise Malformed(f"unexpected CBOR tag {item.tag}")
+        item = item.value
+    elif require_tag:
+        raise Malformed("COSE_Sign1 tag 18 missing")
+    if not isinstance(item, list) or len(item) != 4:
+        raise Malformed("COSE_Sign1 must be an array of four items")
+    protected_bytes, unprotected, payload, signature = item
+    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, dict):
+        raise Malformed("COSE_Sign1 headers have the wrong types")
+    if not isinstance(payload, bytes) or not isinstance(signature, bytes):
+        raise Malformed("COSE_Sign1 payload and signature must be byte strings")
+    protected = _decode_protected(protected_bytes)
+    _check_headers(protected, unprotected)
+    return Sign1(protected_bytes, protected, unprotected, payload, signature)
+
+
+def verify_signature(message: Sign1, key: PublicKey, external_aad: bytes = b"") -> None:
+    to_be_signed = sig_structure(message.protected_bytes, message.payload, external_aad)
+    alg = message.alg
+    try:
+        if alg == Alg.EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(message.signature, to_be_signed)
+            return
+        if alg in _EC_HASHES and isinstance(key, ec.EllipticCurvePublicKey):
+            hash_type, size = _EC_HASHES[alg]
+            if len(message.signature) != 2 * size:
+                raise BadSignature("ECDSA signature has the wrong length")
+            r = int.from_bytes(message.signature[:size], "big")
+            s = int.from_bytes(message.signature[size:], "big")
+            key.verify(encode_dss_signature(r, s), to_be_signed, ec.ECDSA(hash_type()))
+            return
+    except InvalidSignature as err:
+        raise BadSignature("signature does not verify") from err
+    raise UnsupportedAlgorithm(f"algorithm {alg} does not match the key")
+
+
+def _decode_protected(protected_bytes: bytes) -> dict[int, Any]:
+    if protected_bytes == b"":
+        return {}
+    protected = cbor.loads(protected_bytes, max_size=len(protected_bytes), max_depth=3)
+    if not isinstance(protected, dict):
+        raise Malformed("protected header must be a map")
+    return protected
+
+
+def _check_headers(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> None:
+    both = set(protected) & set(unprotected)
+    if both:
+        raise Malformed(f"header labels {sorted(map(str, both))} in both buckets")
+    if Header.ALG in unprotected:
+        raise UnsupportedAlgorithm("alg is only trusted from the protected header")
+    if Header.CRIT in unprotected:
+        raise Malformed("crit must be protected")
+    crit = protected.get(Header.CRIT)
+    if crit is not None:
+        if not isinstance(crit, list) or not crit:
+            raise Malformed("crit must be a non-empty array")
+        unknown = [label for label in crit if label not in UNDERSTOOD_HEADERS]
+        if unknown:
+            raise Malformed(f"critical header labels not understood: {unknown}")
+        missing = [label for label in crit if label not in protected]
+        if missing:
+            raise Malformed(f"critical header labels absent: {missing}")

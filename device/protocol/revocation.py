@@ -1,0 +1,74 @@
+"""Revocation lists: server-signed, sequence-numbered lists of withdrawn permit ids.
+
+One list per device, carried by phones like permits. A device keeps the highest sequence
+it has verified and refuses any list that is not newer (`superseded`).
+"""
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import cbor2
+
+from device.protocol import cbor
+from device.protocol.cose import Alg, decode_sign1, sign1_ed25519, verify_signature
+from device.protocol.errors import Malformed, UnsupportedAlgorithm, WrongDevice
+from device.protocol.keys import SigningKey, TrustList
+
+MAX_REVOCATION_LIST_SIZE = 16 * 1024
+
+
+class RevocationField(IntEnum):
+    DEVICE_ID = 1
+    SEQUENCE = 2
+    PERMIT_IDS = 3
+    ISSUED_AT = 4
+
+
+@dataclass(frozen=True)
+class RevocationList:
+    device_id: str
+    sequence: int
+    permit_ids: frozenset[bytes]
+    issued_at: int
+
+    def to_cbor_map(self) -> dict[int, Any]:
+        return {
+            RevocationField.DEVICE_ID.value: self.device_id,
+            RevocationField.SEQUENCE.value: self.sequence,
+            RevocationField.PERMIT_IDS.value: sorted(self.permit_ids),
+            RevocationField.ISSUED_AT.value: self.issued_at,
+        }
+
+    @classmethod
+    def from_cbor_map(cls, fields: Any) -> "RevocationList":
+        if not isinstance(fields, dict):
+            raise Malformed("revocation list payload must be a map")
+        device_id = fields.get(RevocationField.DEVICE_ID)
+        sequence = fields.get(RevocationField.SEQUENCE)
+        permit_ids = fields.get(RevocationField.PERMIT_IDS)
+        issued_at = fields.get(RevocationField.ISSUED_AT)
+        if not isinstance(device_id, str) or not isinstance(issued_at, int):
+            raise Malformed("revocation list needs a device id and an issue time")
+        if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+            raise Malformed("revocation list sequence must be a non-negative integer")
+        if not isinstance(permit_ids, list) or not all(isinstance(p, bytes) for p in permit_ids):
+            raise Malformed("revocation list permit ids must be byte strings")
+        return cls(device_id, sequence, frozenset(permit_ids), issued_at)
+
+
+def encode_revocation_list(revocations: RevocationList, key: SigningKey) -> bytes:
+    payload = cbor2.dumps(revocations.to_cbor_map())
+    return sign1_ed25519(payload, key.private_key, key.kid)
+
+
+def read_revocation_list(data: bytes, trust: TrustList, *, device_id: str) -> RevocationList:
+    message = decode_sign1(data, max_size=MAX_REVOCATION_LIST_SIZE, allow_cwt_tag=False)
+    if message.alg != Alg.EDDSA:
+        raise UnsupportedAlgorithm(f"algorithm {message.alg} is not allowed")
+    verify_signature(message, trust.find(message.kid))
+    payload = cbor.loads(message.payload, max_size=MAX_REVOCATION_LIST_SIZE, max_depth=3)
+    revocations = RevocationList.from_cbor_map(payload)
+    if revocations.device_id != device_id:
+        raise WrongDevice(f"revocation list is for device {revocations.device_id!r}")
+    return revocations
