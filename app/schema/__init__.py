@@ -1,0 +1,32 @@
+"""The GraphQL schema, with parser and validation caches and masked unexpected errors."""
+
+from datetime import datetime
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+
+from app.schema.mutations import Mutation
+from app.schema.queries import Query
+from app.schema.scalars import AwareDateTime
+from app.schema.subscriptions import Subscription
+
+
+def _expected(error: GraphQLError) -> bool:
+    """Errors we raise on purpose (and validation errors) reach the client; others are masked."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    scalar_overrides={datetime: AwareDateTime},
+    extensions=[
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+        QueryDepthLimiter(max_depth=10),
+        MaskErrors(should_mask_error=_expected),
+    ],
+)

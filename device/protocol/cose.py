@@ -41,11 +41,14 @@ UNDERSTOOD_HEADERS = frozenset(int(h) for h in Header)
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 
-_EC_HASHES: dict[int, tuple[type[hashes.HashAlgorithm], int]] = {
-    Alg.ES256: (hashes.SHA256, 32),
-    Alg.ES384: (hashes.SHA384, 48),
-    Alg.ES512: (hashes.SHA512, 66),
+# The hash is named by the algorithm; r and s are as wide as the key's curve (RFC 9053 2.1).
+_EC_HASHES: dict[int, type[hashes.HashAlgorithm]] = {
+    Alg.ES256: hashes.SHA256,
+    Alg.ES384: hashes.SHA384,
+    Alg.ES512: hashes.SHA512,
 }
+_SIGN1_TAGS = frozenset({TAG_SIGN1})
+_CWT_SIGN1_TAGS = frozenset({TAG_CWT, TAG_SIGN1})
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Sign1:
     @property
     def alg(self) -> int:
         alg = self.protected.get(Header.ALG)
-        if not isinstance(alg, int):
+        if not isinstance(alg, int) or isinstance(alg, bool):
             raise UnsupportedAlgorithm("no algorithm in the protected header")
         return alg
 
@@ -92,7 +95,8 @@ def sign1_ed25519(
 def decode_sign1(
     data: bytes, *, max_size: int, require_tag: bool = True, allow_cwt_tag: bool = True
 ) -> Sign1:
-    item = cbor.loads(data, max_size=max_size)
+    tags = _CWT_SIGN1_TAGS if allow_cwt_tag else _SIGN1_TAGS
+    item = cbor.loads(data, max_size=max_size, tags=tags)
     if allow_cwt_tag and isinstance(item, cbor2.CBORTag) and item.tag == TAG_CWT:
         item = item.value
     if isinstance(item, cbor2.CBORTag):
@@ -121,7 +125,8 @@ def verify_signature(message: Sign1, key: PublicKey, external_aad: bytes = b"") 
             key.verify(message.signature, to_be_signed)
             return
         if alg in _EC_HASHES and isinstance(key, ec.EllipticCurvePublicKey):
-            hash_type, size = _EC_HASHES[alg]
+            hash_type = _EC_HASHES[alg]
+            size = (key.curve.key_size + 7) // 8
             if len(message.signature) != 2 * size:
                 raise BadSignature("ECDSA signature has the wrong length")
             r = int.from_bytes(message.signature[:size], "big")
@@ -154,9 +159,15 @@ def _check_headers(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> No
     if crit is not None:
         if not isinstance(crit, list) or not crit:
             raise Malformed("crit must be a non-empty array")
+        if not all(_is_label(label) for label in crit):
+            raise Malformed("crit labels must be integers or text strings")
         unknown = [label for label in crit if label not in UNDERSTOOD_HEADERS]
         if unknown:
             raise Malformed(f"critical header labels not understood: {unknown}")
         missing = [label for label in crit if label not in protected]
         if missing:
             raise Malformed(f"critical header labels absent: {missing}")
+
+
+def _is_label(label: Any) -> bool:
+    return isinstance(label, int | str) and not isinstance(label, bool)

@@ -134,6 +134,19 @@ def verify_permit(
 ) -> PermitClaims:
     """Every check of DESIGN.md in order; raises the ProtocolError of the first that fails."""
     claims = read_permit(data, trust)
+    check_claims(claims, device_id=device_id, now=now, revoked=revoked, skew_s=skew_s)
+    return claims
+
+
+def check_claims(
+    claims: PermitClaims,
+    *,
+    device_id: str,
+    now: float,
+    revoked: Container[bytes] = frozenset(),
+    skew_s: int = DEFAULT_SKEW_S,
+) -> None:
+    """The claim checks of `verify_permit`, for a caller that already ran `read_permit`."""
     if claims.device_id != device_id:
         raise WrongDevice(f"permit is for device {claims.device_id!r}")
     if now < claims.not_before - skew_s:
@@ -142,7 +155,6 @@ def verify_permit(
         raise Expired(f"window closed at {claims.expires_at}")
     if claims.permit_id in revoked:
         raise Revoked("permit is on the revocation list")
-    return claims
 
 
 def _typed(claims: dict[Any, Any], key: int, kind: type) -> Any:

@@ -12,7 +12,8 @@ PREFIX = "PP1:"
 
 
 def to_text(data: bytes) -> str:
-    return PREFIX + base45.b45encode(data).decode("ascii")
+    encoded: bytes = base45.b45encode(data)
+    return PREFIX + encoded.decode("ascii")
 
 
 def from_text(text: str, *, max_bytes: int) -> bytes:

@@ -1,0 +1,77 @@
+"""`powerpermit`: serve, migrate, seed-demo."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def migrate(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(settings.database_url), "head")
+
+
+def seed_demo(settings: Settings) -> dict[str, object]:
+    from app.services.container import build_services
+    from app.services.demo import seed_demo as seed
+
+    services = build_services(settings)
+    try:
+        return seed(services, settings.data_dir)
+    finally:
+        services.db.engine.dispose()
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="powerpermit")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the management server")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    seed_cmd = commands.add_parser("seed-demo", help="create the demo site (idempotent)")
+    seed_cmd.add_argument("--json", action="store_true", help="print the demo accounts as JSON")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    if args.command == "serve":
+        serve(settings, args.host, args.port)
+    elif args.command == "migrate":
+        migrate(settings)
+    elif args.command == "seed-demo":
+        summary = seed_demo(settings)
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            for key in ("manager", "user", "user2"):
+                account = summary[key]
+                assert isinstance(account, dict)
+                login, password, token = account["login"], account["password"], account["token"]
+                print(f"{key:8} login={login} password={password} token={token}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Composition root: one ASGI app built from settings."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from app.schema.http import GraphQLEndpoint
+from app.services.container import Services, build_services
+from app.services.usage import expire_overdue
+from app.settings import Settings
+
+log = logging.getLogger("powerpermit")
+EXPIRY_INTERVAL_S = 30.0
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    services = services or build_services(settings or Settings.from_env())
+    graphql = GraphQLEndpoint(services)
+
+    async def permit_keys(_: Request) -> Response:
+        return JSONResponse(services.signer.jwks(), headers={"Cache-Control": "max-age=300"})
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def home(_: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_expire_forever(services))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await services.db.dispose()
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/.well-known/permit-keys", permit_keys),
+            Route("/healthz", health),
+            Route("/", home),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _expire_forever(services: Services) -> None:
+    """Requests whose window has passed become EXPIRED; the slot then frees up."""
+    while True:
+        try:
+            await expire_overdue(services)
+        except Exception:  # noqa: BLE001 - keep sweeping; the next round retries
+            log.exception("expiry sweep failed")
+        await asyncio.sleep(EXPIRY_INTERVAL_S)

@@ -1,0 +1,184 @@
+"""Mutations: parse the input, call one service, map the result or its typed failure."""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from app.domain.errors import InvalidTransition as DomainInvalidTransition
+from app.domain.model import User
+from app.schema.context import Context
+from app.schema.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound, RequestDenied
+from app.schema.permissions import IsAuthenticated, IsManager
+from app.schema.types import Device, Permit, Reason, UsageRequest, request_type
+from app.services import devices, permits, receipts, usage
+from app.services.errors import Invalid
+from app.services.errors import NotAllowed as NotAllowedError
+from app.services.errors import NotFound as NotFoundError
+
+MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
+
+RequestUsageResult = Annotated[UsageRequest | RequestDenied, strawberry.union("RequestUsageResult")]
+DecisionResult = Annotated[
+    UsageRequest | NotFound | NotAllowed | InvalidTransition, strawberry.union("DecisionResult")
+]
+ReceiptStatus = strawberry.enum(Enum("ReceiptStatus", {s: s for s in receipts.ReceiptStatus}))
+
+
+@strawberry.input
+class RequestUsageInput:
+    device_id: strawberry.ID
+    starts_at: datetime
+    duration_minutes: int
+
+
+@strawberry.input
+class RegisterDeviceInput:
+    id: strawberry.ID
+    name: str
+    site_id: strawberry.ID
+    public_key: str = strawberry.field(description="base64url of the raw Ed25519 public key")
+
+
+@strawberry.type
+class RevokedPermit:
+    permit: Permit
+    usage_request: UsageRequest
+
+
+@strawberry.type
+class ReceiptResult:
+    status: ReceiptStatus  # type: ignore[valid-type]
+    reason: str | None
+    permit_id: strawberry.ID | None
+    usage_request_id: strawberry.ID | None
+    energy_wh: float | None
+
+
+RevokeResult = Annotated[
+    RevokedPermit | NotFound | NotAllowed | InvalidTransition, strawberry.union("RevokeResult")
+]
+RegisterDeviceResult = Annotated[
+    Device | NotFound | NotAllowed | InvalidInput, strawberry.union("RegisterDeviceResult")
+]
+
+
+def _user(info: Info[Context, None]) -> User:
+    user = info.context.user
+    assert user is not None  # guaranteed by the field's permission class
+    return user
+
+
+async def _decide(
+    call: Callable[[], Awaitable[object]], request_id: str
+) -> UsageRequest | NotFound | NotAllowed | InvalidTransition:
+    try:
+        result = await call()
+    except NotFoundError as err:
+        return NotFound(message=str(err), id=strawberry.ID(request_id))
+    except NotAllowedError as err:
+        return NotAllowed(message=str(err))
+    except DomainInvalidTransition as err:
+        return InvalidTransition(message=str(err), current_status=err.current)
+    return request_type(result)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def request_usage(
+        self, info: Info[Context, None], input: RequestUsageInput
+    ) -> RequestUsageResult:
+        if not -MAX_DURATION_MINUTES <= input.duration_minutes <= MAX_DURATION_MINUTES:
+            reason = Reason(code="duration_invalid", message="That duration is out of range.")
+            return RequestDenied(reasons=[reason])
+        asked = await usage.request_usage(
+            info.context.services,
+            _user(info),
+            str(input.device_id),
+            input.starts_at,
+            timedelta(minutes=input.duration_minutes),
+        )
+        if asked.request is None:
+            return RequestDenied(reasons=[Reason.from_domain(r) for r in asked.decision.reasons])
+        return request_type(asked.request)
+
+    @strawberry.mutation(permission_classes=[IsManager])
+    async def approve_usage_request(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> DecisionResult:
+        services, manager = info.context.services, _user(info)
+        return await _decide(lambda: usage.approve(services, manager, str(id)), str(id))
+
+    @strawberry.mutation(permission_classes=[IsManager])
+    async def reject_usage_request(
+        self, info: Info[Context, None], id: strawberry.ID, reason: str
+    ) -> DecisionResult:
+        services, manager = info.context.services, _user(info)
+        return await _decide(lambda: usage.reject(services, manager, str(id), reason), str(id))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def cancel_usage_request(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> DecisionResult:
+        services, user = info.context.services, _user(info)
+        return await _decide(lambda: usage.cancel(services, user, str(id)), str(id))
+
+    @strawberry.mutation(permission_classes=[IsManager])
+    async def revoke_permit(
+        self, info: Info[Context, None], permit_id: strawberry.ID, reason: str
+    ) -> RevokeResult:
+        try:
+            permit, request = await permits.revoke_permit(
+                info.context.services, _user(info), str(permit_id), reason
+            )
+        except NotFoundError as err:
+            return NotFound(message=str(err), id=permit_id)
+        except NotAllowedError as err:
+            return NotAllowed(message=str(err))
+        except DomainInvalidTransition as err:
+            return InvalidTransition(message=str(err), current_status=err.current)
+        return RevokedPermit(permit=Permit(_permit=permit), usage_request=request_type(request))
+
+    @strawberry.mutation(permission_classes=[IsManager])
+    async def register_device(
+        self, info: Info[Context, None], input: RegisterDeviceInput
+    ) -> RegisterDeviceResult:
+        try:
+            device = await devices.register_device(
+                info.context.services,
+                _user(info),
+                str(input.id),
+                input.name,
+                str(input.site_id),
+                input.public_key,
+            )
+        except NotFoundError as err:
+            return NotFound(message=str(err), id=input.site_id)
+        except NotAllowedError as err:
+            return NotAllowed(message=str(err))
+        except Invalid as err:
+            return InvalidInput(message=str(err))
+        return Device(_device=device)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Receipts a phone carried home from a device; idempotent per receipt.",
+    )
+    async def submit_receipts(
+        self, info: Info[Context, None], tokens: list[str]
+    ) -> list[ReceiptResult]:
+        outcomes = await receipts.submit_receipts(info.context.services, tokens[:100])
+        return [
+            ReceiptResult(
+                status=ReceiptStatus[o.status.value],
+                reason=o.reason,
+                permit_id=strawberry.ID(o.receipt.permit_id.hex()) if o.receipt else None,
+                usage_request_id=strawberry.ID(o.request_id) if o.request_id else None,
+                energy_wh=o.receipt.energy_wh if o.receipt else None,
+            )
+            for o in outcomes
+        ]

@@ -1,0 +1,133 @@
+"""Queries: what a person may see, in Relay-style pages where lists grow."""
+
+import base64
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from app.schema.context import Context
+from app.schema.permissions import IsAuthenticated
+from app.schema.types import Device, Me, RequestStatus, UsageRequest, request_type
+from app.services import devices, permits, queries
+from app.services.errors import NotFound as NotFoundError
+from device.protocol.keys import b64url
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class UsageRequestEdge:
+    cursor: str
+    node: UsageRequest
+
+
+@strawberry.type
+class UsageRequestConnection:
+    edges: list[UsageRequestEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A server-signed revocation list to carry to the device.")
+class RevocationList:
+    device_id: strawberry.ID
+    sequence: int
+    permit_ids: list[strawberry.ID]
+    token: str = strawberry.field(description="base64url of the COSE_Sign1 bytes")
+
+
+def encode_cursor(request_id: str) -> str:
+    return base64.urlsafe_b64encode(f"ur:{request_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        kind, _, value = text.partition(":")
+        if kind != "ur" or not value.isdigit():
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise GraphQLError(f"Invalid cursor {cursor!r}.") from err
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in person, or null.")
+    def me(self, info: Info[Context, None]) -> Me | None:
+        user = info.context.user
+        if user is None:
+            return None
+        return Me(
+            id=strawberry.ID(user.id),
+            login=user.login,
+            display_name=user.display_name,
+            role=user.role.value,
+        )
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def devices(self, info: Info[Context, None]) -> list[Device]:
+        user = info.context.user
+        assert user is not None
+        return [Device(_device=d) for d in await devices.list_devices(info.context.services, user)]
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def device(self, info: Info[Context, None], id: strawberry.ID) -> Device | None:
+        found = await info.context.device_loader.load(str(id))
+        return Device(_device=found) if found else None
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def usage_requests(
+        self,
+        info: Info[Context, None],
+        status: RequestStatus | None = None,  # type: ignore[valid-type]
+        first: int = 20,
+        after: str | None = None,
+    ) -> UsageRequestConnection:
+        user = info.context.user
+        assert user is not None
+        if not 1 <= first <= queries.MAX_PAGE:
+            raise GraphQLError(f"first must be between 1 and {queries.MAX_PAGE}.")
+        page = await queries.list_requests(
+            info.context.services,
+            user,
+            status=status.value if status else None,
+            first=first,
+            after_id=decode_cursor(after) if after else None,
+        )
+        edges = [
+            UsageRequestEdge(cursor=encode_cursor(r.id), node=request_type(r))
+            for r in page.requests
+        ]
+        end = edges[-1].cursor if edges else None
+        return UsageRequestConnection(edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end))
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def usage_request(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> UsageRequest | None:
+        user = info.context.user
+        assert user is not None
+        found = await queries.get_request(info.context.services, user, str(id))
+        return request_type(found) if found else None
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def revocation_list(
+        self, info: Info[Context, None], device_id: strawberry.ID
+    ) -> RevocationList | None:
+        user = info.context.user
+        assert user is not None
+        try:
+            signed = await permits.revocation_list(info.context.services, user, str(device_id))
+        except NotFoundError:
+            return None
+        return RevocationList(
+            device_id=device_id,
+            sequence=signed.sequence,
+            permit_ids=[strawberry.ID(p) for p in signed.permit_ids],
+            token=b64url(signed.token),
+        )

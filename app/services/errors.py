@@ -1,0 +1,20 @@
+"""Expected failures of a use case; the schema maps each to a typed GraphQL result."""
+
+
+class ServiceError(Exception):
+    """Base of the failures a caller is expected to handle."""
+
+
+class NotFound(ServiceError):
+    def __init__(self, kind: str, id: str) -> None:
+        super().__init__(f"No {kind} with id {id!r}.")
+        self.kind = kind
+        self.id = id
+
+
+class NotAllowed(ServiceError):
+    """The actor may not do this (wrong role, or not their site or request)."""
+
+
+class Invalid(ServiceError):
+    """The input is well-formed but cannot be accepted."""

@@ -1,0 +1,54 @@
+"""The event bus: services publish after commit; subscriptions and pages listen by topic.
+
+`EventBus` is the interface; `InProcessBus` serves one process. A PostgreSQL NOTIFY or
+Redis implementation fans out across processes behind the same interface.
+"""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from app.domain.events import UsageRequestChanged
+
+Event = UsageRequestChanged
+
+
+class EventBus(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+    def subscribe(self, topics: Iterable[str]) -> "AsyncIterator[asyncio.Queue[Event]]": ...
+
+
+class InProcessBus:
+    """Fan-out to queues in this process; a slow subscriber drops its oldest events."""
+
+    def __init__(self, queue_size: int = 256) -> None:
+        self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self._queue_size = queue_size
+
+    async def publish(self, event: Event) -> None:
+        delivered: set[int] = set()
+        for topic in event.topics:
+            for queue in list(self._queues.get(topic, ())):
+                if id(queue) in delivered:
+                    continue
+                delivered.add(id(queue))
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self, topics: Iterable[str]) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        topics = list(topics)
+        for topic in topics:
+            self._queues[topic].add(queue)
+        try:
+            yield queue
+        finally:
+            for topic in topics:
+                self._queues[topic].discard(queue)
+                if not self._queues[topic]:
+                    del self._queues[topic]

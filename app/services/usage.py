@@ -1,0 +1,167 @@
+"""Use cases of a usage request: ask, approve, reject, cancel, expire.
+
+Each is one transaction (one trip to the store's writer) that publishes its event after
+the commit.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from app.domain.errors import InvalidTransition
+from app.domain.model import Reason, Slot, Status, UsageRequest, User
+from app.domain.rules import Candidate, Decision, Outcome, evaluate
+from app.services.audit import audit_request
+from app.services.container import Services
+from app.services.errors import NotAllowed, NotFound
+from app.services.permits import revoke_in_transaction
+from app.services.publishing import publish
+from app.store.permits import Permits
+from app.store.repositories import Devices, Sites, SlotOverlap, UsageRequests
+
+SLOT_TAKEN = Reason("slot_taken", "The device is already booked for part of that time.")
+
+
+@dataclass(frozen=True)
+class Asked:
+    decision: Decision
+    request: UsageRequest | None  # None when rejected: nothing is stored
+
+
+async def request_usage(
+    services: Services, user: User, device_id: str, starts_at: datetime, duration: timedelta
+) -> Asked:
+    now = services.clock()
+    slot = Slot(starts_at, starts_at + duration)
+
+    def work(conn: Connection) -> Asked:
+        device = Devices(conn).get(device_id)
+        site = Sites(conn).get(device.site_id) if device else None
+        requests = UsageRequests(conn)
+        taken = requests.holding_slots(device_id, slot) if device else []
+        candidate = Candidate(
+            user, device, site, slot, now, taken, requests.open_count(user.id, now)
+        )
+        decision = evaluate(candidate)
+        if decision.outcome is Outcome.REJECTED or device is None:
+            return Asked(decision, None)
+        request = UsageRequest(
+            id="",
+            user_id=user.id,
+            device_id=device.id,
+            site_id=device.site_id,
+            slot=slot,
+            status=Status(decision.outcome.value),
+            created_at=now,
+            reasons=decision.reasons,
+        )
+        try:
+            request = replace(request, id=requests.add(request))
+        except SlotOverlap:
+            return Asked(Decision(Outcome.REJECTED, (SLOT_TAKEN,)), None)
+        if decision.approved:
+            permit = services.signer.issue(request, device, now)
+            Permits(conn).add(permit)
+            request = replace(request, permit_id=permit.id)
+        audit_request(conn, at=now, actor_id=user.id, action="request", before=None, after=request)
+        return Asked(decision, request)
+
+    asked = await services.db.write(work)
+    if asked.request is not None:
+        await publish(services, asked.request)
+    return asked
+
+
+async def approve(services: Services, manager: User, request_id: str) -> UsageRequest:
+    now = services.clock()
+
+    def work(conn: Connection) -> UsageRequest:
+        before = _managed_request(conn, manager, request_id)
+        if before.slot.ends_at <= now and before.holds_slot:
+            raise InvalidTransition("EXPIRED", Status.APPROVED.value)  # window has passed
+        device = Devices(conn).get(before.device_id)
+        assert device is not None
+        after = before.moved_to(Status.APPROVED, decided_by=manager.id)
+        permit = services.signer.issue(after, device, now)
+        after = replace(after, permit_id=permit.id)
+        UsageRequests(conn).save(after)
+        Permits(conn).add(permit)
+        audit_request(
+            conn, at=now, actor_id=manager.id, action="approve", before=before, after=after
+        )
+        return after
+
+    return await _decided(services, work)
+
+
+async def reject(services: Services, manager: User, request_id: str, note: str) -> UsageRequest:
+    now = services.clock()
+
+    def work(conn: Connection) -> UsageRequest:
+        before = _managed_request(conn, manager, request_id)
+        after = before.moved_to(Status.REJECTED, decided_by=manager.id, note=note[:500])
+        return _save(conn, before, after, now, manager.id, "reject")
+
+    return await _decided(services, work)
+
+
+async def cancel(services: Services, user: User, request_id: str) -> UsageRequest:
+    """A driver withdraws their own request; an issued permit goes on the revocation list."""
+    now = services.clock()
+
+    def work(conn: Connection) -> UsageRequest:
+        before = UsageRequests(conn).get(request_id)
+        if before is None:
+            raise NotFound("usage request", request_id)
+        if before.user_id != user.id:
+            raise NotAllowed("Only the driver who asked can cancel a request.")
+        after = before.moved_to(Status.CANCELLED)
+        if before.permit_id is not None:
+            revoke_in_transaction(conn, before.permit_id, before.device_id, now)
+        return _save(conn, before, after, now, user.id, "cancel")
+
+    return await _decided(services, work)
+
+
+async def expire_overdue(services: Services) -> int:
+    """Move every slot-holding request whose window has passed to EXPIRED."""
+    now = services.clock()
+
+    def work(conn: Connection) -> list[UsageRequest]:
+        overdue = UsageRequests(conn).overdue(now)
+        return [_save(conn, r, r.moved_to(Status.EXPIRED), now, None, "expire") for r in overdue]
+
+    expired = await services.db.write(work)
+    for request in expired:
+        await publish(services, request)
+    return len(expired)
+
+
+def _managed_request(conn: Connection, manager: User, request_id: str) -> UsageRequest:
+    request = UsageRequests(conn).get(request_id)
+    if request is None:
+        raise NotFound("usage request", request_id)
+    if not manager.is_manager or request.site_id not in Sites(conn).managed_by(manager.id):
+        raise NotAllowed("Only a manager of the request's site can decide it.")
+    return request
+
+
+def _save(
+    conn: Connection,
+    before: UsageRequest,
+    after: UsageRequest,
+    now: datetime,
+    actor_id: str | None,
+    action: str,
+) -> UsageRequest:
+    UsageRequests(conn).save(after)
+    audit_request(conn, at=now, actor_id=actor_id, action=action, before=before, after=after)
+    return after
+
+
+async def _decided(services: Services, work: Callable[[Connection], UsageRequest]) -> UsageRequest:
+    request = await services.db.write(work)
+    await publish(services, request)
+    return request

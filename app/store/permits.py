@@ -1,0 +1,77 @@
+"""Issued permits and the receipts devices sent back for them."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from app.domain.model import Permit
+from app.store import tables as t
+from app.store.repositories import permit_from_row
+
+
+class Permits:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, permit: Permit) -> None:
+        self.conn.execute(
+            t.permits.insert().values(
+                id=permit.id,
+                request_id=int(permit.request_id),
+                device_id=permit.device_id,
+                user_id=permit.user_id,
+                not_before=permit.not_before,
+                expires_at=permit.expires_at,
+                issued_at=permit.issued_at,
+                max_energy_wh=permit.max_energy_wh,
+                max_power_w=permit.max_power_w,
+                token=permit.token,
+            )
+        )
+
+    def get(self, permit_id: str) -> Permit | None:
+        query = sa.select(t.permits).where(t.permits.c.id == permit_id)
+        row = self.conn.execute(query).mappings().first()
+        return permit_from_row(row) if row else None
+
+    def many(self, permit_ids: list[str]) -> dict[str, Permit]:
+        query = sa.select(t.permits).where(t.permits.c.id.in_(list(set(permit_ids))))
+        return {row["id"]: permit_from_row(row) for row in self.conn.execute(query).mappings()}
+
+    def mark_revoked(self, permit_id: str, at: datetime) -> None:
+        table = t.permits
+        self.conn.execute(table.update().where(table.c.id == permit_id).values(revoked_at=at))
+
+    def revoked_ids(self, device_id: str, since: datetime) -> list[str]:
+        """Revoked permits of a device whose window has not yet closed."""
+        table = t.permits
+        query = sa.select(table.c.id).where(
+            table.c.device_id == device_id,
+            table.c.revoked_at.is_not(None),
+            table.c.expires_at > since,
+        )
+        return sorted(self.conn.execute(query).scalars())
+
+
+class Receipts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, values: dict[str, object]) -> bool:
+        """Store a receipt; False when the device already sent this counter (a duplicate)."""
+        savepoint = self.conn.begin_nested()
+        try:
+            self.conn.execute(t.receipts.insert().values(values))
+        except IntegrityError:
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        return True
+
+    def energy_for_permit(self, permit_id: str) -> float:
+        query = sa.select(sa.func.coalesce(sa.func.sum(t.receipts.c.energy_wh), 0.0)).where(
+            t.receipts.c.permit_id == permit_id
+        )
+        return float(self.conn.execute(query).scalar_one())

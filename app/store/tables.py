@@ -1,0 +1,164 @@
+"""The schema as SQLAlchemy Core tables. Alembic migrations create it; nothing else does.
+
+Times are stored as integer seconds since the epoch (UTC): portable across SQLite and
+PostgreSQL, and the overlap checks compare plain integers.
+"""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class EpochSeconds(TypeDecorator[datetime]):
+    """An aware UTC datetime stored as whole seconds since the epoch."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> int | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return int(value.timestamp())
+
+    def process_result_value(self, value: int | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("login", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(256), nullable=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("created_at", EpochSeconds, nullable=False),
+)
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("max_duration_min", sa.Integer, nullable=False),
+    sa.Column("auto_approve_min", sa.Integer, nullable=False),
+    sa.Column("horizon_days", sa.Integer, nullable=False),
+    sa.Column("start_grace_s", sa.Integer, nullable=False),
+    sa.Column("max_open_requests", sa.Integer, nullable=False),
+    sa.Column("opens_at", sa.String(5), nullable=True),  # "HH:MM" local time
+    sa.Column("closes_at", sa.String(5), nullable=True),
+)
+
+site_managers = sa.Table(
+    "site_managers",
+    metadata,
+    sa.Column("site_id", sa.ForeignKey("sites.id"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+)
+
+site_members = sa.Table(
+    "site_members",
+    metadata,
+    sa.Column("site_id", sa.ForeignKey("sites.id"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("site_id", sa.ForeignKey("sites.id"), nullable=False, index=True),
+    sa.Column("in_service", sa.Boolean, nullable=False),
+    sa.Column("max_power_w", sa.Integer, nullable=False),
+    sa.Column("public_key", sa.LargeBinary(32), nullable=True),
+    sa.Column("revocation_sequence", sa.Integer, nullable=False, server_default="0"),
+)
+
+usage_requests = sa.Table(
+    "usage_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("device_id", sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("site_id", sa.ForeignKey("sites.id"), nullable=False),
+    sa.Column("starts_at", EpochSeconds, nullable=False),
+    sa.Column("ends_at", EpochSeconds, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("created_at", EpochSeconds, nullable=False),
+    sa.Column("decided_by", sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("energy_wh", sa.Float, nullable=True),
+    sa.Index("ix_usage_requests_device_window", "device_id", "starts_at", "ends_at"),
+    sa.Index("ix_usage_requests_user_status", "user_id", "status"),
+    sa.Index("ix_usage_requests_site_status", "site_id", "status"),
+)
+
+permits = sa.Table(
+    "permits",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # hex of the cti
+    sa.Column("request_id", sa.ForeignKey("usage_requests.id"), nullable=False, unique=True),
+    sa.Column("device_id", sa.ForeignKey("devices.id"), nullable=False, index=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("not_before", EpochSeconds, nullable=False),
+    sa.Column("expires_at", EpochSeconds, nullable=False),
+    sa.Column("issued_at", EpochSeconds, nullable=False),
+    sa.Column("max_energy_wh", sa.Integer, nullable=False),
+    sa.Column("max_power_w", sa.Integer, nullable=False),
+    sa.Column("token", sa.LargeBinary, nullable=False),
+    sa.Column("revoked_at", EpochSeconds, nullable=True),
+)
+
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("counter", sa.BigInteger, nullable=False),
+    sa.Column("permit_id", sa.String(32), nullable=False, index=True),
+    sa.Column("request_id", sa.Integer, nullable=True),
+    sa.Column("started_at", EpochSeconds, nullable=False),
+    sa.Column("stopped_at", EpochSeconds, nullable=False),
+    sa.Column("energy_wh", sa.Float, nullable=False),
+    sa.Column("stop_reason", sa.String(32), nullable=False),
+    sa.Column("token", sa.LargeBinary, nullable=False),
+    sa.Column("received_at", EpochSeconds, nullable=False),
+    sa.UniqueConstraint("device_id", "counter"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", EpochSeconds, nullable=False, index=True),
+    sa.Column("actor_id", sa.String(32), nullable=True),
+    sa.Column("action", sa.String(48), nullable=False),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Index("ix_audit_log_entity", "entity", "entity_id"),
+)

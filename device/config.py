@@ -1,0 +1,92 @@
+"""The state directory: the device's identity, trust list and settings.
+
+DIR/device.json   device id and settings
+DIR/device.key    the device's Ed25519 seed (mode 0600); receipts are signed with it
+DIR/trust.json    the server keys the device trusts, as a JWK Set
+DIR/state.db      the on-device store (device/state.py)
+"""
+
+import json
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.protocol.errors import Malformed
+from device.protocol.keys import SigningKey, TrustList
+from device.protocol.permit import DEFAULT_SKEW_S
+
+DEFAULT_MAX_POWER_W = 11_000
+MAX_TRUST_LIST_BYTES = 64 * 1024
+
+
+class StateError(Exception):
+    """The state directory is missing, incomplete or belongs to another device."""
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    state_dir: Path
+    device_id: str
+    key: SigningKey
+    trust: TrustList
+    charger_max_power_w: float = DEFAULT_MAX_POWER_W
+    skew_s: int = DEFAULT_SKEW_S
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "state.db"
+
+
+def read_trust_source(source: str) -> TrustList:
+    """A JWK Set from a file path or an http(s) URL such as the server's permit-keys."""
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=10) as response:  # noqa: S310
+            text = response.read(MAX_TRUST_LIST_BYTES + 1).decode("utf-8")
+    else:
+        text = Path(source).read_text(encoding="utf-8")
+    if len(text) > MAX_TRUST_LIST_BYTES:
+        raise Malformed("trust list too large")
+    trust = TrustList.from_json(text)
+    if not len(trust):
+        raise Malformed("trust list holds no keys")
+    return trust
+
+
+def init_state(state_dir: Path, device_id: str, trust: TrustList) -> DeviceConfig:
+    """Create (or refresh the trust list of) a device state directory; keeps an existing key."""
+    if not device_id or len(device_id) > 64:
+        raise StateError("device id must be 1 to 64 characters")
+    settings_path = state_dir / "device.json"
+    if settings_path.exists():
+        existing = json.loads(settings_path.read_text(encoding="utf-8"))
+        if existing.get("device_id") != device_id:
+            raise StateError(f"{state_dir} belongs to device {existing.get('device_id')!r}")
+    else:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        settings = {"device_id": device_id, "charger_max_power_w": DEFAULT_MAX_POWER_W}
+        settings_path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    SigningKey.load_or_create(state_dir / "device.key")
+    tmp = state_dir / "trust.json.tmp"
+    tmp.write_text(json.dumps(trust.to_jwks(), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(state_dir / "trust.json")
+    return load_config(state_dir)
+
+
+def load_config(state_dir: Path) -> DeviceConfig:
+    try:
+        settings = json.loads((state_dir / "device.json").read_text(encoding="utf-8"))
+        trust = TrustList.from_json((state_dir / "trust.json").read_text(encoding="utf-8"))
+        key_path = state_dir / "device.key"
+        if not key_path.exists():
+            raise StateError(f"{key_path} is missing")
+        key = SigningKey.load_or_create(key_path)
+    except (OSError, ValueError, Malformed) as err:
+        raise StateError(f"{state_dir} is not an initialised device state: {err}") from err
+    return DeviceConfig(
+        state_dir=state_dir,
+        device_id=str(settings["device_id"]),
+        key=key,
+        trust=trust,
+        charger_max_power_w=float(settings.get("charger_max_power_w", DEFAULT_MAX_POWER_W)),
+        skew_s=int(settings.get("skew_s", DEFAULT_SKEW_S)),
+    )
