@@ -24,9 +24,9 @@ schema = strawberry.Schema(
     subscription=Subscription,
     scalar_overrides={datetime: AwareDateTime},
     extensions=[
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
-        QueryDepthLimiter(max_depth=10),
-        MaskErrors(should_mask_error=_expected),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaskErrors(should_mask_error=_expected),
     ],
 )

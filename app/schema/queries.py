@@ -104,7 +104,9 @@ class Query:
             for r in page.requests
         ]
         end = edges[-1].cursor if edges else None
-        return UsageRequestConnection(edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end))
+        return UsageRequestConnection(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end)
+        )
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def usage_request(
