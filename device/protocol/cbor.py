@@ -16,7 +16,6 @@ from device.protocol.errors import Malformed, TooLarge
 MAX_DEPTH = 6
 NO_TAGS: frozenset[int] = frozenset()
 
-_KEY_MAJORS = (0, 1, 3)  # unsigned, negative, text: the label types COSE and CWT use
 _MIN_FOR_WIDTH = {1: 24, 2: 0x100, 4: 0x10000, 8: 0x100000000}
 
 
@@ -39,58 +38,80 @@ def loads(
         raise Malformed(f"undecodable CBOR: {err}") from err
 
 
-def _read_head(data: bytes, pos: int) -> tuple[int, int, int]:
-    """Return (major type, argument, position after the head)."""
-    if pos >= len(data):
-        raise Malformed("CBOR item truncated")
-    initial = data[pos]
-    major, info = initial >> 5, initial & 0x1F
-    pos += 1
-    if info < 24:
-        return major, info, pos
-    if info == 31:
-        raise Malformed("indefinite-length CBOR is not accepted")
-    if info > 27:
-        raise Malformed("reserved CBOR additional information")
-    width = 1 << (info - 24)
-    if pos + width > len(data):
-        raise Malformed("CBOR head truncated")
-    arg = int.from_bytes(data[pos : pos + width], "big")
-    if major != 7 and arg < _MIN_FOR_WIDTH[width]:
-        raise Malformed("CBOR head is not in its shortest form")
-    return major, arg, pos + width
-
-
 def _skip_item(data: bytes, pos: int, depth: int, max_depth: int, tags: frozenset[int]) -> int:
+    """Return the position after the item at `pos`, checking every head on the way.
+
+    Iterative (no recursion, whatever the input) and written for speed: it runs on every
+    permit before the signature check. `depth` is the nesting level of the item at `pos`.
+    """
     if depth > max_depth:
         raise Malformed(f"CBOR nested deeper than {max_depth}")
-    major, arg, pos = _read_head(data, pos)
-    if major in (0, 1, 7):
-        return pos
-    if major in (2, 3):
-        if arg > len(data) - pos:
-            raise Malformed("CBOR string runs past the end of the input")
-        return pos + arg
-    if major == 6:
-        if arg not in tags:
-            raise Malformed(f"CBOR tag {arg} is not expected here")
-        return _skip_item(data, pos, depth + 1, max_depth, tags)
-    if major == 4:
-        if arg > len(data) - pos:
-            raise Malformed("CBOR array claims more items than bytes remain")
-        for _ in range(arg):
-            pos = _skip_item(data, pos, depth + 1, max_depth, tags)
-        return pos
-    if 2 * arg > len(data) - pos:
-        raise Malformed("CBOR map claims more items than bytes remain")
-    keys = set()
-    for _ in range(arg):
+    try:
+        return _walk(data, pos, depth, max_depth, tags)
+    except IndexError as err:  # data[pos] past the end: the only index in the walk
+        raise Malformed("CBOR item truncated") from err
+
+
+def _walk(data: bytes, pos: int, depth: int, max_depth: int, tags: frozenset[int]) -> int:
+    size = len(data)
+    stack: list[tuple[int, set[bytes] | None]] = []
+    remaining, keys = 1, None  # items left in the open container; its keys if it is a map
+    while True:
+        if not remaining:
+            if not stack:
+                return pos
+            remaining, keys = stack.pop()
+            depth -= 1
+            continue
+        remaining -= 1
         start = pos
-        if pos < len(data) and data[pos] >> 5 not in _KEY_MAJORS:
-            raise Malformed("CBOR map keys must be integers or text strings")
-        pos = _skip_item(data, pos, depth + 1, max_depth, tags)
-        keys.add(data[start:pos])
-        pos = _skip_item(data, pos, depth + 1, max_depth, tags)
-    if len(keys) != arg:
-        raise Malformed("CBOR map has a duplicate key")
-    return pos
+        initial = data[pos]
+        major, arg = initial >> 5, initial & 0x1F
+        pos += 1
+        if arg >= 24:
+            if arg == 31:
+                raise Malformed("indefinite-length CBOR is not accepted")
+            if arg > 27:
+                raise Malformed("reserved CBOR additional information")
+            width = 1 << (arg - 24)
+            if pos + width > size:
+                raise Malformed("CBOR head truncated")
+            arg = int.from_bytes(data[pos : pos + width], "big")
+            pos += width
+            if major != 7 and arg < _MIN_FOR_WIDTH[width]:
+                raise Malformed("CBOR head is not in its shortest form")
+        if keys is not None and remaining & 1:
+            # A map key: integers and text only (the label types COSE and CWT use), unique.
+            if major == 3:
+                if arg > size - pos:
+                    raise Malformed("CBOR string runs past the end of the input")
+                pos += arg
+            elif major > 1:
+                raise Malformed("CBOR map keys must be integers or text strings")
+            key = data[start:pos]
+            if key in keys:
+                raise Malformed("CBOR map has a duplicate key")
+            keys.add(key)
+        elif major < 2 or major == 7:
+            pass
+        elif major < 4:
+            if arg > size - pos:
+                raise Malformed("CBOR string runs past the end of the input")
+            pos += arg
+        else:
+            if arg and depth >= max_depth:  # its items would sit deeper than allowed
+                raise Malformed(f"CBOR nested deeper than {max_depth}")
+            stack.append((remaining, keys))
+            depth += 1
+            if major == 4:
+                if arg > size - pos:
+                    raise Malformed("CBOR array claims more items than bytes remain")
+                remaining, keys = arg, None
+            elif major == 5:
+                if 2 * arg > size - pos:
+                    raise Malformed("CBOR map claims more items than bytes remain")
+                remaining, keys = 2 * arg, set()
+            else:
+                if arg not in tags:
+                    raise Malformed(f"CBOR tag {arg} is not expected here")
+                remaining, keys = 1, None

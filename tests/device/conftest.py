@@ -1,4 +1,4 @@
-"""Shared fixtures: a server key, a device state directory, permits and a charger on a manual clock."""
+"""Shared fixtures: a server key, a device state directory, permits, a charger on a manual clock."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
