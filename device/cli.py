@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (StateError, ProtocolError, OSError, ValueError) as err:
+    except (StateError, ProtocolError, OSError, ValueError, ImportError) as err:
         _print({"error": type(err).__name__, "message": str(err)}, stream=sys.stderr)
         return 2
     return code
