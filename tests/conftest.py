@@ -14,6 +14,7 @@ from app.main import create_app
 from app.services.container import Services, build_services
 from app.services.demo import seed_demo
 from app.settings import Settings
+from tests import postgres
 
 
 class Clock:
@@ -29,9 +30,29 @@ class Clock:
         self.now += delta
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'pp.db'}")
+@pytest.fixture(scope="session")
+def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated PostgreSQL database that each test copies (CREATE DATABASE ... TEMPLATE)."""
+    reason = postgres.unavailable()
+    if reason:
+        pytest.skip(reason)
+    name = postgres.create_database()
+    migrate(Settings(tmp_path_factory.mktemp("pg"), postgres.url(name)))
+    yield name
+    postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """A migrated database: an SQLite file, and the same tests again on PostgreSQL."""
+    if request.param == "sqlite":
+        settings = Settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'pp.db'}")
+        migrate(settings)
+        yield settings
+        return
+    name = postgres.create_database(template=request.getfixturevalue("postgres_template"))
+    yield Settings(tmp_path, postgres.url(name))
+    postgres.drop_database(name)
 
 
 @pytest.fixture
@@ -40,12 +61,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    migrate(settings)
+async def services(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
     built = build_services(settings)
     built.clock = clock
     yield built
-    built.db.engine.dispose()
+    await built.db.dispose()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
@@ -86,11 +87,21 @@ class Database:
         return await self._run(work, self._readers)
 
     def run_sync(self, work: Work[T]) -> T:
-        """Run a transaction from synchronous code (CLI commands)."""
-        if self._engine is None:
-            return asyncio.run(self._run(work, None))
-        with self._engine.begin() as connection:
-            return work(connection)
+        """Run a transaction from synchronous code (CLI commands, fixtures), never in a loop."""
+        if self._engine is not None:
+            with self._engine.begin() as connection:
+                return work(connection)
+
+        async def once() -> T:
+            # A pool of its own: pooled asyncpg connections belong to the loop that made them.
+            engine = create_async_engine(self.url, poolclass=NullPool)
+            try:
+                async with engine.begin() as connection:
+                    return await connection.run_sync(work)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(once())
 
     async def _run(self, work: Work[T], executor: ThreadPoolExecutor | None) -> T:
         if self._async_engine is not None:

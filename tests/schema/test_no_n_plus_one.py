@@ -14,7 +14,7 @@ from tests.conftest import GraphQLClient
 from tests.schema.queries import LIST_REQUESTS
 
 
-def add_approved_requests(services: Services, first_start: datetime, count: int) -> None:
+async def add_approved_requests(services: Services, first_start: datetime, count: int) -> None:
     def work(conn: Any) -> None:
         for i in range(count):
             start = first_start + timedelta(hours=i)
@@ -31,7 +31,7 @@ def add_approved_requests(services: Services, first_start: datetime, count: int)
             request = replace(request, id=UsageRequests(conn).add(request))
             Permits(conn).add(services.signer.issue(request, device, first_start))
 
-    services.db.run_sync(work)
+    await services.db.write(work)
 
 
 async def page_cost(services: Services, gql: GraphQLClient, token: str) -> tuple[int, int]:
@@ -40,11 +40,12 @@ async def page_cost(services: Services, gql: GraphQLClient, token: str) -> tuple
     def record(*args: Any) -> None:
         statements.append(args[2])
 
-    sa.event.listen(services.db.engine, "before_cursor_execute", record)
+    engine = services.db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
     try:
         body = await gql(LIST_REQUESTS, {"first": 50}, token)
     finally:
-        sa.event.remove(services.db.engine, "before_cursor_execute", record)
+        sa.event.remove(engine, "before_cursor_execute", record)
     edges = body["data"]["usageRequests"]["edges"]
     assert all(e["node"]["permit"]["token"] and e["node"]["device"]["id"] for e in edges)
     return len(edges), len(statements)
@@ -54,9 +55,9 @@ async def test_a_page_of_fifty_requests_with_devices_and_permits_costs_few_state
     gql: GraphQLClient, services: Services, tokens: dict[str, str]
 ) -> None:
     now = services.clock()
-    add_approved_requests(services, now + timedelta(hours=1), 2)
+    await add_approved_requests(services, now + timedelta(hours=1), 2)
     small_rows, small_cost = await page_cost(services, gql, tokens["manager"])
-    add_approved_requests(services, now + timedelta(days=1), 60)
+    await add_approved_requests(services, now + timedelta(days=1), 60)
     rows, cost = await page_cost(services, gql, tokens["manager"])
 
     assert (small_rows, rows) == (2, 50)

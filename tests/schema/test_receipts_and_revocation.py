@@ -113,7 +113,7 @@ async def test_every_state_change_leaves_an_audit_row_with_before_and_after(
 ) -> None:
     asked = await ask(gql, tokens["user"], clock.now + timedelta(hours=1), 60)
     await gql(REVOKE, {"id": asked["permit"]["id"], "reason": "misuse"}, tokens["manager"])
-    rows = services.db.run_sync(
+    rows = await services.db.read(
         lambda conn: AuditLog(conn).for_entity("usage_request", asked["id"])
     )
     assert [(r["action"], r["actor_id"]) for r in rows] == [("request", "u1"), ("revoke", "m1")]

@@ -22,12 +22,14 @@ async def ask(gql: GraphQLClient, token: str, start: Any, minutes: int, device: 
     return body["data"]["requestUsage"]
 
 
-def row_counts(services: Services) -> dict[str, int]:
-    with services.db.engine.connect() as conn:
+async def row_counts(services: Services) -> dict[str, int]:
+    def work(conn: Any) -> dict[str, int]:
         return {
             table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             for table in (t.usage_requests, t.permits, t.audit_log)
         }
+
+    return await services.db.read(work)
 
 
 async def test_a_short_slot_is_approved_at_once_with_a_permit_the_device_accepts(
@@ -85,7 +87,7 @@ async def test_an_overlapping_slot_is_denied_with_the_overlap_reason(
 async def test_every_failing_rule_is_reported_and_nothing_is_written(
     gql: GraphQLClient, tokens: dict[str, str], clock: Clock, services: Services
 ) -> None:
-    before = row_counts(services)
+    before = await row_counts(services)
     denied = await ask(gql, tokens["user"], clock.now - timedelta(hours=1), 9 * 60)
     codes = {r["code"] for r in denied["reasons"]}
     assert {"start_in_past", "duration_too_long"} <= codes
@@ -100,7 +102,7 @@ async def test_every_failing_rule_is_reported_and_nothing_is_written(
         assert code in {r["code"] for r in denied["reasons"]}, (minutes, denied)
     unknown = await ask(gql, tokens["user"], clock.now + timedelta(hours=1), 60, "ch-404")
     assert [r["code"] for r in unknown["reasons"]] == ["device_not_found"]
-    assert row_counts(services) == before
+    assert await row_counts(services) == before
 
 
 async def test_a_driver_may_hold_only_three_open_requests(
@@ -116,7 +118,7 @@ async def test_a_driver_may_hold_only_three_open_requests(
 async def test_bad_input_gets_a_clear_error_without_a_stack_trace(
     gql: GraphQLClient, tokens: dict[str, str], clock: Clock, services: Services
 ) -> None:
-    before = row_counts(services)
+    before = await row_counts(services)
     naive = (clock.now + timedelta(hours=1)).replace(tzinfo=None).isoformat()
     body = await gql(
         REQUEST_USAGE, {"device": "ch-1", "start": naive, "minutes": 60}, tokens["user"]
@@ -134,7 +136,7 @@ async def test_bad_input_gets_a_clear_error_without_a_stack_trace(
     assert "Syntax Error" in response.json()["errors"][0]["message"]
     for text in (response.text, str(body)):
         assert "Traceback" not in text and ".py" not in text
-    assert row_counts(services) == before
+    assert await row_counts(services) == before
 
 
 async def test_approving_twice_is_an_invalid_transition_and_unknown_ids_are_not_found(

@@ -27,7 +27,7 @@ DENIED = "denied"
 ALLOWED = "allowed"
 
 
-def add_foreign_site(services: Services, clock: Clock) -> None:
+async def add_foreign_site(services: Services, clock: Clock) -> None:
     """A second site with its own manager, who must not act on the demo site."""
 
     def work(conn: Any) -> None:
@@ -49,12 +49,12 @@ def add_foreign_site(services: Services, clock: Clock) -> None:
         conn.execute(t.site_managers.insert().values(site_id="site-2", user_id="m2"))
         store_token(conn, "m2", OTHER_MANAGER_TOKEN, "test", clock.now)
 
-    services.db.run_sync(work)
+    await services.db.write(work)
 
 
 @pytest.fixture
 async def world(gql: GraphQLClient, tokens: dict[str, str], clock: Clock, services: Services):
-    add_foreign_site(services, clock)
+    await add_foreign_site(services, clock)
     pending = await ask(gql, tokens["user"], clock.now + timedelta(hours=1), 180)
     approved = await ask(gql, tokens["user"], clock.now + timedelta(hours=5), 60)
     roles = {

@@ -21,24 +21,26 @@ def test_models_and_migrations_agree(services: Services, settings: Settings) -> 
         pytest.fail(f"tables.py and migrations/ differ: {err}")
 
 
-def test_the_database_itself_refuses_overlapping_slots(services: Services, demo: dict) -> None:
+async def test_the_database_itself_refuses_overlapping_slots(
+    services: Services, demo: dict
+) -> None:
     now = services.clock()
 
-    def add(start_offset_min: int, status: Status = Status.APPROVED) -> None:
+    async def add(start_offset_min: int, status: Status = Status.APPROVED) -> None:
         start = now + timedelta(minutes=start_offset_min)
         request = UsageRequest(
             "", "u1", "ch-1", "site-1", Slot(start, start + timedelta(hours=1)), status, now
         )
-        services.db.run_sync(lambda conn: UsageRequests(conn).add(request))
+        await services.db.write(lambda conn: UsageRequests(conn).add(request))
 
-    add(0)
+    await add(0)
     with pytest.raises(SlotOverlap):
-        add(30)
+        await add(30)
     with pytest.raises(SlotOverlap):
-        add(-30, Status.NEEDS_MANAGER)
-    add(30, Status.REJECTED)  # finished requests hold no slot
-    add(60)
-    count = services.db.run_sync(
+        await add(-30, Status.NEEDS_MANAGER)
+    await add(30, Status.REJECTED)  # finished requests hold no slot
+    await add(60)
+    count = await services.db.read(
         lambda conn: conn.execute(sa.text("select count(*) from usage_requests")).scalar_one()
     )
     assert count == 3
