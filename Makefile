@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/pytest
 
 fuzz: $(STAMP)
-	$(BIN)/python -m tests.device.fuzz_permits --runs 100000
+	$(BIN)/python -m tests.protocol.fuzz_permits --runs 100000
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify_permit.py

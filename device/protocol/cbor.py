@@ -16,7 +16,9 @@ from device.protocol.errors import Malformed, TooLarge
 MAX_DEPTH = 6
 NO_TAGS: frozenset[int] = frozenset()
 
-_MIN_FOR_WIDTH = {1: 24, 2: 0x100, 4: 0x10000, 8: 0x100000000}
+# Additional information 24..27: the argument's width, and the least value needing it.
+_WIDTHS = (1, 2, 4, 8)
+_LEAST = (24, 0x100, 0x10000, 0x100000000)
 
 
 def loads(
@@ -73,12 +75,13 @@ def _walk(data: bytes, pos: int, depth: int, max_depth: int, tags: frozenset[int
                 raise Malformed("indefinite-length CBOR is not accepted")
             if arg > 27:
                 raise Malformed("reserved CBOR additional information")
-            width = 1 << (arg - 24)
+            width = _WIDTHS[arg - 24]
             if pos + width > size:
                 raise Malformed("CBOR head truncated")
-            arg = int.from_bytes(data[pos : pos + width], "big")
+            least = _LEAST[arg - 24]
+            arg = data[pos] if width == 1 else int.from_bytes(data[pos : pos + width], "big")
             pos += width
-            if major != 7 and arg < _MIN_FOR_WIDTH[width]:
+            if arg < least and major != 7:
                 raise Malformed("CBOR head is not in its shortest form")
         if keys is not None and remaining & 1:
             # A map key: integers and text only (the label types COSE and CWT use), unique.

@@ -186,7 +186,7 @@ def _decode_protected_bytes(protected_bytes: bytes) -> dict[int, Any]:
 
 
 def _check_headers(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> None:
-    both = set(protected) & set(unprotected)
+    both = protected.keys() & unprotected.keys()
     if both:
         raise Malformed(f"header labels {sorted(map(str, both))} in both buckets")
     if Header.ALG in unprotected:

@@ -84,24 +84,35 @@ class PermitClaims:
         limits = claims.get(Claim.POWERPERMIT, {})
         if not isinstance(limits, dict):
             raise Malformed("the PowerPermit claim must be a map")
-        permit_id = _typed(claims, Claim.CTI, bytes)
-        if len(permit_id) != PERMIT_ID_SIZE:
+        # One pass over the required claims (this runs on every permit a device checks).
+        iss, sub, aud, nbf, exp, iat, cti = (_typed(claims, k, t) for k, t in _REQUIRED_CLAIMS)
+        if len(cti) != PERMIT_ID_SIZE:
             raise Malformed(f"cti must be {PERMIT_ID_SIZE} bytes")
-        parsed = cls(
-            issuer=_typed(claims, Claim.ISS, str),
-            user_id=_typed(claims, Claim.SUB, str),
-            device_id=_typed(claims, Claim.AUD, str),
-            not_before=_typed(claims, Claim.NBF, int),
-            expires_at=_typed(claims, Claim.EXP, int),
-            issued_at=_typed(claims, Claim.IAT, int),
-            permit_id=permit_id,
+        if exp <= nbf:
+            raise Malformed("window end must be after its start")
+        return cls(
+            issuer=iss,
+            user_id=sub,
+            device_id=aud,
+            not_before=nbf,
+            expires_at=exp,
+            issued_at=iat,
+            permit_id=cti,
             request_id=_typed(limits, Limit.REQUEST_ID, str),
             max_energy_wh=_optional_int(limits, Limit.MAX_ENERGY_WH),
             max_power_w=_optional_int(limits, Limit.MAX_POWER_W),
         )
-        if parsed.expires_at <= parsed.not_before:
-            raise Malformed("window end must be after its start")
-        return parsed
+
+
+_REQUIRED_CLAIMS = (
+    (Claim.ISS.value, str),
+    (Claim.SUB.value, str),
+    (Claim.AUD.value, str),
+    (Claim.NBF.value, int),
+    (Claim.EXP.value, int),
+    (Claim.IAT.value, int),
+    (Claim.CTI.value, bytes),
+)
 
 
 def new_permit_id() -> bytes:
@@ -159,7 +170,7 @@ def check_claims(
 
 def _typed(claims: dict[Any, Any], key: int, kind: type) -> Any:
     value = claims.get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    if type(value) is not kind:  # exact: cbor2 builds exact types, and a bool is no int here
         raise Malformed(f"claim {int(key)} missing or not {kind.__name__}")
     return value
 

@@ -63,3 +63,26 @@ def test_random_text_forms_are_refused(text: str) -> None:
     except ProtocolError:
         return
     assert oracle.decide(data) != "accepted" or data in ACCEPTABLE
+
+
+def test_the_make_fuzz_script_runs_clean():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.protocol.fuzz_permits",
+            "--runs",
+            "3000",
+            "--engine",
+            "random",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3,000 inputs" in done.stdout
+    assert "accepted beyond the seeds: 0; crashes: 0" in done.stdout

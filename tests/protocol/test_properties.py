@@ -1,5 +1,6 @@
 """Round trips and the time window, as properties over generated claims and instants."""
 
+import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,16 +8,18 @@ from hypothesis import strategies as st
 from device.protocol import (
     PermitClaims,
     ProtocolError,
+    cbor,
     encode_permit,
     from_text,
     read_permit,
     to_text,
     verify_permit,
 )
+from device.protocol.cose import sig_structure
 from device.protocol.permit import DEFAULT_SKEW_S, MAX_PERMIT_SIZE
 from device.protocol.text import looks_like_text
 from tests.protocol import forge
-from tests.protocol.strategies import claims_strategy
+from tests.protocol.strategies import INT64, LABELS, claims_strategy
 
 PROPERTY = settings(max_examples=300, deadline=None)
 
@@ -73,3 +76,25 @@ def test_default_skew_is_sixty_seconds_on_the_start_only():
     assert verify_permit(data, trust, device_id=forge.DEVICE_ID, now=opens - DEFAULT_SKEW_S)
     with pytest.raises(ProtocolError):
         verify_permit(data, trust, device_id=forge.DEVICE_ID, now=opens - DEFAULT_SKEW_S - 1)
+
+
+@PROPERTY
+@given(st.binary(max_size=300), st.binary(max_size=300), st.binary(max_size=30))
+def test_sig_structure_is_the_rfc_9052_array(protected: bytes, body: bytes, aad: bytes) -> None:
+    expected = cbor2.dumps(["Signature1", protected, aad, body])
+    assert sig_structure(protected, body, aad) == expected
+
+
+untagged_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), INT64, st.floats(allow_nan=False), st.binary(), st.text()),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(LABELS, children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@PROPERTY
+@given(untagged_values)
+def test_the_bounded_reader_takes_whatever_cbor2_writes_without_tags(value: object) -> None:
+    assert cbor.loads(cbor2.dumps(value), max_size=1 << 20, max_depth=64) == value

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import segno
 
 from device.protocol import ProtocolError, TrustList, from_text, verify_permit
 from device.protocol.keys import public_key_from_jwk
@@ -95,3 +96,15 @@ def test_generator_reproduces_the_committed_files_byte_for_byte():
     assert sorted(rendered) == sorted(committed), "run: python -m tests.vectors.generate"
     for relative, text in rendered.items():
         assert committed[relative] == text, f"{relative} changed: review, then regenerate"
+
+
+def test_the_documented_example_is_the_valid_vector():
+    doc = (VECTORS.parents[1] / "docs" / "permit-format.md").read_text()
+    vector = load("permits/valid.json")
+    qr = segno.make_qr(vector["permit_text"], error="m", boost_error=False)
+    assert vector["permit_hex"] in doc
+    assert vector["permit_text"] in doc
+    assert (
+        f"{vector['size']} bytes; the `PP1:` text is {len(vector['permit_text'])} characters" in doc
+    )
+    assert f"**version {qr.version}** QR code" in doc
