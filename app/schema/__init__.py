@@ -4,7 +4,8 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
@@ -18,6 +19,10 @@ def _expected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+# Built once: the validation cache keys on the rule classes, so a rule class made per
+# request (as QueryDepthLimiter does) would make every lookup miss.
+MAX_DEPTH_RULE = create_validator(max_depth=10, should_ignore=None)
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -26,7 +31,7 @@ schema = strawberry.Schema(
     extensions=[
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: AddValidationRules([MAX_DEPTH_RULE]),
         lambda: MaskErrors(should_mask_error=_expected),
     ],
 )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 T = TypeVar("T")
+BEGIN_OPTION = "powerpermit_sqlite_begin"
 Work = Callable[[Connection], T]
 
 
@@ -43,10 +44,18 @@ def create_sync_engine(url: str | URL) -> Engine:
         url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=4
     )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Emit BEGIN ourselves: pysqlite would only begin at the first write, leaving the rule
+    checks that precede it outside the transaction. Writers take the lock up front."""
+    connection.exec_driver_sql(connection.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # autocommit at the driver; _sqlite_begin rules
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -81,16 +90,18 @@ class Database:
         return self._async_engine.sync_engine
 
     async def write(self, work: Work[T]) -> T:
-        return await self._run(work, self._writer)
+        return await self._run(work, self._writer, "BEGIN IMMEDIATE")
 
     async def read(self, work: Work[T]) -> T:
-        return await self._run(work, self._readers)
+        return await self._run(work, self._readers, "BEGIN")
 
     def run_sync(self, work: Work[T]) -> T:
         """Run a transaction from synchronous code (CLI commands, fixtures), never in a loop."""
         if self._engine is not None:
-            with self._engine.begin() as connection:
-                return work(connection)
+            with self._engine.connect() as connection:
+                connection.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
+                with connection.begin():
+                    return work(connection)
 
         async def once() -> T:
             # A pool of its own: pooled asyncpg connections belong to the loop that made them.
@@ -103,7 +114,7 @@ class Database:
 
         return asyncio.run(once())
 
-    async def _run(self, work: Work[T], executor: ThreadPoolExecutor | None) -> T:
+    async def _run(self, work: Work[T], executor: ThreadPoolExecutor | None, begin: str) -> T:
         if self._async_engine is not None:
             async with self._async_engine.begin() as connection:
                 return await connection.run_sync(work)
@@ -111,8 +122,10 @@ class Database:
         engine = self._engine
 
         def transaction() -> T:
-            with engine.begin() as connection:
-                return work(connection)
+            with engine.connect() as connection:
+                connection.execution_options(**{BEGIN_OPTION: begin})
+                with connection.begin():
+                    return work(connection)
 
         return await asyncio.get_running_loop().run_in_executor(executor, transaction)
 

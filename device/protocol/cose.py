@@ -13,7 +13,7 @@ from typing import Any
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from device.protocol import cbor
@@ -40,7 +40,7 @@ class Alg(IntEnum):
 # Header labels this implementation understands, so they may appear in `crit`.
 UNDERSTOOD_HEADERS = frozenset(int(h) for h in Header)
 
-PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+PublicKey = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey | ec.EllipticCurvePublicKey
 
 # The hash is named by the algorithm; r and s are as wide as the key's curve (RFC 9053 2.1).
 _EC_HASHES: dict[int, type[hashes.HashAlgorithm]] = {
@@ -61,10 +61,13 @@ class Sign1:
     unprotected: dict[Any, Any]
     payload: bytes
     signature: bytes
+    unprotected_alg_allowed: bool = False
 
     @property
     def alg(self) -> int:
         alg = self.protected.get(Header.ALG)
+        if alg is None and self.unprotected_alg_allowed:
+            alg = self.unprotected.get(Header.ALG)
         if not isinstance(alg, int) or isinstance(alg, bool):
             raise UnsupportedAlgorithm("no algorithm in the protected header")
         return alg
@@ -123,8 +126,15 @@ def sign1_ed25519(
 
 
 def decode_sign1(
-    data: bytes, *, max_size: int, require_tag: bool = True, allow_cwt_tag: bool = True
+    data: bytes,
+    *,
+    max_size: int,
+    require_tag: bool = True,
+    allow_cwt_tag: bool = True,
+    allow_unprotected_alg: bool = False,
 ) -> Sign1:
+    """Decode and check the structure. `allow_unprotected_alg` is for interoperability
+    checks only (RFC 9052 permits it); permits, receipts and revocation lists never use it."""
     tags = _CWT_SIGN1_TAGS if allow_cwt_tag else _SIGN1_TAGS
     item = cbor.loads(data, max_size=max_size, tags=tags)
     if allow_cwt_tag and isinstance(item, cbor2.CBORTag) and item.tag == TAG_CWT:
@@ -143,15 +153,20 @@ def decode_sign1(
     if not isinstance(payload, bytes) or not isinstance(signature, bytes):
         raise Malformed("COSE_Sign1 payload and signature must be byte strings")
     protected = _decode_protected(protected_bytes)
-    _check_headers(protected, unprotected)
-    return Sign1(protected_bytes, protected, unprotected, payload, signature)
+    _check_headers(protected, unprotected, allow_unprotected_alg)
+    return Sign1(
+        protected_bytes, protected, unprotected, payload, signature, allow_unprotected_alg
+    )
 
 
 def verify_signature(message: Sign1, key: PublicKey, external_aad: bytes = b"") -> None:
-    to_be_signed = sig_structure(message.protected_bytes, message.payload, external_aad)
+    # An empty protected map is signed as a zero-length bstr (RFC 9052 section 3), however
+    # it was sent; a permit never gets here with one, since its alg must be protected.
+    protected_bytes = message.protected_bytes if message.protected else b""
+    to_be_signed = sig_structure(protected_bytes, message.payload, external_aad)
     alg = message.alg
     try:
-        if alg == Alg.EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
+        if alg == Alg.EDDSA and isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
             key.verify(message.signature, to_be_signed)
             return
         if alg in _EC_HASHES and isinstance(key, ec.EllipticCurvePublicKey):
@@ -185,11 +200,13 @@ def _decode_protected_bytes(protected_bytes: bytes) -> dict[int, Any]:
     return protected
 
 
-def _check_headers(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> None:
+def _check_headers(
+    protected: dict[Any, Any], unprotected: dict[Any, Any], allow_unprotected_alg: bool
+) -> None:
     both = protected.keys() & unprotected.keys()
     if both:
         raise Malformed(f"header labels {sorted(map(str, both))} in both buckets")
-    if Header.ALG in unprotected:
+    if Header.ALG in unprotected and not allow_unprotected_alg:
         raise UnsupportedAlgorithm("alg is only trusted from the protected header")
     if Header.CRIT in unprotected:
         raise Malformed("crit must be protected")

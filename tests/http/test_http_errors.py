@@ -50,14 +50,6 @@ async def test_bad_document_with_accept_json_is_200_with_errors(
     assert_no_leak(response.text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app bug: strawberry 0.341 ignores Accept: application/graphql-response+json and "
-        "answers a request error with 200 application/json and data:null; the spec wants "
-        "4xx (SHOULD 400), that media type, and no data entry"
-    ),
-)
 @pytest.mark.parametrize("name", ["syntax", "unknown_field"])
 async def test_bad_document_with_graphql_response_json_is_4xx(
     live_server: LiveServer, name: str

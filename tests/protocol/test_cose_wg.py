@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 
 from device.protocol import ProtocolError
 from device.protocol.cose import PublicKey, decode_sign1, verify_signature
@@ -26,9 +26,8 @@ CASES = sorted(
     for path in (VECTORS / folder).glob("*.json")
 )
 NOT_SIGN1 = {"CWT/A_4.json", "CWT/A_5.json", "CWT/A_6.json", "CWT/A_7.json"}
-SKIPPED = {"eddsa-examples/eddsa-sig-02.json": "Ed448 is not supported by the verifier"}
-# Our policy is stricter than RFC 9052 here: alg only from the protected header.
-POLICY_REJECTS = {"sign1-tests/sign-pass-01.json": {"unsupported_algorithm", "malformed"}}
+# alg only in the unprotected header: valid COSE, refused by the device's own policy.
+UNPROTECTED_ALG = "sign1-tests/sign-pass-01.json"
 FAIL_CODES = {
     "sign1-tests/sign-fail-01.json": "malformed",  # tag 998 instead of 18
     "sign1-tests/sign-fail-02.json": "bad_signature",  # content changed
@@ -53,18 +52,28 @@ def coordinate(jwk: dict[str, str], name: str) -> bytes:
 def public_key(jwk: dict[str, str]) -> PublicKey:
     if jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519":
         return ed25519.Ed25519PublicKey.from_public_bytes(coordinate(jwk, "x"))
+    if jwk["kty"] == "OKP" and jwk["crv"] == "Ed448":
+        return ed448.Ed448PublicKey.from_public_bytes(coordinate(jwk, "x"))
     curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
     x = int.from_bytes(coordinate(jwk, "x"), "big")
     y = int.from_bytes(coordinate(jwk, "y"), "big")
     return ec.EllipticCurvePublicNumbers(x, y, curves[jwk["crv"]]).public_key()
 
 
-def check(name: str, *, require_tag: bool = False, use_external: bool = True) -> None:
+def check(
+    name: str, *, require_tag: bool = False, use_external: bool = True, strict: bool = False
+) -> None:
     case = load(name)
     sign0 = case["input"]["sign0"]
     external = bytes.fromhex(sign0.get("external", "")) if use_external else b""
     data = bytes.fromhex(case["output"]["cbor"])
-    message = decode_sign1(data, max_size=MAX_SIZE, require_tag=require_tag, allow_cwt_tag=False)
+    message = decode_sign1(
+        data,
+        max_size=MAX_SIZE,
+        require_tag=require_tag,
+        allow_cwt_tag=False,
+        allow_unprotected_alg=not strict,
+    )
     verify_signature(message, public_key(sign0["key"]), external)
 
 
@@ -75,18 +84,18 @@ def test_every_sign1_folder_is_present():
 
 @pytest.mark.parametrize("name", CASES)
 def test_cose_wg_example(name: str) -> None:
-    if name in SKIPPED:
-        pytest.skip(f"{name}: {SKIPPED[name]}")
-    if name in POLICY_REJECTS:
-        with pytest.raises(ProtocolError) as caught:
-            check(name)
-        assert caught.value.code in POLICY_REJECTS[name]
-    elif load(name).get("fail"):
+    if load(name).get("fail"):
         with pytest.raises(ProtocolError) as caught:
             check(name)
         assert caught.value.code == FAIL_CODES[name]
     else:
         check(name)
+
+
+def test_the_device_policy_refuses_an_algorithm_named_only_unprotected():
+    with pytest.raises(ProtocolError) as caught:
+        check(UNPROTECTED_ALG, strict=True)
+    assert caught.value.code == "unsupported_algorithm"
 
 
 def test_every_failing_example_has_an_expected_reason():

@@ -38,7 +38,8 @@ async def page_cost(services: Services, gql: GraphQLClient, token: str) -> tuple
     statements: list[str] = []
 
     def record(*args: Any) -> None:
-        statements.append(args[2])
+        if not args[2].startswith("BEGIN"):  # transaction control is not a query
+            statements.append(args[2])
 
     engine = services.db.engine
     sa.event.listen(engine, "before_cursor_execute", record)
