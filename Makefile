@@ -17,6 +17,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app device tests bench migrations
+	$(BIN)/ruff format --check app device tests bench migrations
 	$(BIN)/lint-imports
 	$(BIN)/mypy app/domain device
 

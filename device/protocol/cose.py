@@ -154,9 +154,7 @@ def decode_sign1(
         raise Malformed("COSE_Sign1 payload and signature must be byte strings")
     protected = _decode_protected(protected_bytes)
     _check_headers(protected, unprotected, allow_unprotected_alg)
-    return Sign1(
-        protected_bytes, protected, unprotected, payload, signature, allow_unprotected_alg
-    )
+    return Sign1(protected_bytes, protected, unprotected, payload, signature, allow_unprotected_alg)
 
 
 def verify_signature(message: Sign1, key: PublicKey, external_aad: bytes = b"") -> None:
