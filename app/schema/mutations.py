@@ -104,6 +104,11 @@ class Mutation:
         )
         if asked.request is None:
             return RequestDenied(reasons=[Reason.from_domain(r) for r in asked.decision.reasons])
+        # The answer usually selects the device and permit: hand them over, no extra reads.
+        if asked.device is not None:
+            info.context.device_loader.prime(asked.device.id, asked.device)
+        if asked.permit is not None:
+            info.context.permit_loader.prime(asked.permit.id, asked.permit)
         return request_type(asked.request)
 
     @strawberry.mutation(permission_classes=[IsManager])

@@ -35,7 +35,12 @@ async def authenticate(services: Services, token: str | None) -> User | None:
     if not token:
         return None
     token_hash = hash_token(token)
-    return await services.db.read(lambda conn: Users(conn).by_token_hash(token_hash))
+    user = services.tokens.get(token_hash)
+    if user is None:
+        user = await services.db.read(lambda conn: Users(conn).by_token_hash(token_hash))
+        if user is not None:
+            services.tokens.put(token_hash, user)
+    return user
 
 
 def token_from_header(value: str | None) -> str | None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from app.services.events import EventBus, InProcessBus
 from app.services.signer import PermitSigner
+from app.services.token_cache import TokenCache
 from app.settings import Settings
 from app.store.database import Database
 from device.protocol import SigningKey
@@ -21,6 +22,7 @@ class Services:
     signer: PermitSigner
     bus: EventBus = field(default_factory=InProcessBus)
     clock: Callable[[], datetime] = utc_now
+    tokens: TokenCache = field(default_factory=TokenCache)
 
 
 def build_services(settings: Settings) -> Services:

@@ -11,15 +11,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from app.domain.errors import InvalidTransition
-from app.domain.model import Reason, Slot, Status, UsageRequest, User
+from app.domain.model import Device, Permit, Reason, Slot, Status, UsageRequest, User
 from app.domain.rules import Candidate, Decision, Outcome, evaluate
 from app.services.audit import audit_request
 from app.services.container import Services
 from app.services.errors import NotAllowed, NotFound
 from app.services.permits import revoke_in_transaction
 from app.services.publishing import publish
+from app.store.booking import insert_permit, insert_request, load_context
+from app.store.errors import SlotOverlap
 from app.store.permits import Permits
-from app.store.repositories import Devices, Sites, SlotOverlap, UsageRequests
+from app.store.repositories import Devices, Sites, UsageRequests
 
 SLOT_TAKEN = Reason("slot_taken", "The device is already booked for part of that time.")
 
@@ -28,6 +30,8 @@ SLOT_TAKEN = Reason("slot_taken", "The device is already booked for part of that
 class Asked:
     decision: Decision
     request: UsageRequest | None  # None when rejected: nothing is stored
+    device: Device | None = None
+    permit: Permit | None = None
 
 
 async def request_usage(
@@ -37,13 +41,9 @@ async def request_usage(
     slot = Slot(starts_at, starts_at + duration)
 
     def work(conn: Connection) -> Asked:
-        device = Devices(conn).get(device_id)
-        site = Sites(conn).get(device.site_id) if device else None
-        requests = UsageRequests(conn)
-        taken = requests.holding_slots(device_id, slot) if device else []
-        candidate = Candidate(
-            user, device, site, slot, now, taken, requests.open_count(user.id, now)
-        )
+        found = load_context(conn, user, device_id, slot, now)
+        device = found.device
+        candidate = Candidate(user, device, found.site, slot, now, found.taken, found.open_requests)
         decision = evaluate(candidate)
         if decision.outcome is Outcome.REJECTED or device is None:
             return Asked(decision, None)
@@ -58,15 +58,16 @@ async def request_usage(
             reasons=decision.reasons,
         )
         try:
-            request = replace(request, id=requests.add(request))
+            request = replace(request, id=insert_request(conn, request))
         except SlotOverlap:
             return Asked(Decision(Outcome.REJECTED, (SLOT_TAKEN,)), None)
+        permit = None
         if decision.approved:
             permit = services.signer.issue(request, device, now)
-            Permits(conn).add(permit)
+            insert_permit(conn, permit)
             request = replace(request, permit_id=permit.id)
         audit_request(conn, at=now, actor_id=user.id, action="request", before=None, after=request)
-        return Asked(decision, request)
+        return Asked(decision, request, device, permit)
 
     asked = await services.db.write(work)
     if asked.request is not None:

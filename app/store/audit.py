@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app.store import tables as t
+from app.store.booking import insert_audit
 
 
 class AuditLog:
@@ -24,16 +25,15 @@ class AuditLog:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
-        self.conn.execute(
-            t.audit_log.insert().values(
-                at=at,
-                actor_id=actor_id,
-                action=action,
-                entity=entity,
-                entity_id=entity_id,
-                before=before,
-                after=after,
-            )
+        insert_audit(
+            self.conn,
+            at=at,
+            actor_id=actor_id,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
         )
 
     def for_entity(self, entity: str, entity_id: str) -> list[dict[str, Any]]:

@@ -1,14 +1,16 @@
 """One place that owns connections: every transaction is a plain function of a Connection.
 
-A use case runs as one synchronous function inside one transaction, so the event loop
-pays one hop per transaction, not one per statement. On SQLite every write goes through
-a single writer thread (one writer is what SQLite supports; see DESIGN.md); reads use a
-small pool. On PostgreSQL the same function runs through the async engine's `run_sync`.
+A use case runs as one synchronous function inside one transaction. On SQLite that
+function runs right on the event loop: a transaction here takes well under a millisecond,
+and handing it to a thread cost more than the work itself. A writer thread competing for
+the GIL with a busy event loop made each transaction ~3x slower under load (measured with
+bench/request_usage.py). Running inline also makes the process its one writer, which is
+what SQLite supports (DESIGN.md). On PostgreSQL the same function runs through the async
+engine's `run_sync`, and the loop stays free while the server works.
 """
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,7 +43,7 @@ def create_sync_engine(url: str | URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=4
+        url, connect_args={"check_same_thread": False, "timeout": 5}, pool_size=2
     )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     sa.event.listen(engine, "begin", _sqlite_begin)
@@ -60,7 +62,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA busy_timeout=5000")  # only other processes (CLI tools) contend
     cursor.close()
 
 
@@ -72,12 +74,8 @@ class Database:
         self._sqlite = is_sqlite(self.url)
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
-        self._writer: ThreadPoolExecutor | None = None
-        self._readers: ThreadPoolExecutor | None = None
         if self._sqlite:
             self._engine = create_sync_engine(self.url)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
-            self._readers = ThreadPoolExecutor(3, thread_name_prefix="db-reader")
         else:
             self._async_engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
 
@@ -90,10 +88,10 @@ class Database:
         return self._async_engine.sync_engine
 
     async def write(self, work: Work[T]) -> T:
-        return await self._run(work, self._writer, "BEGIN IMMEDIATE")
+        return await self._run(work, "BEGIN IMMEDIATE")
 
     async def read(self, work: Work[T]) -> T:
-        return await self._run(work, self._readers, "BEGIN")
+        return await self._run(work, "BEGIN")
 
     def run_sync(self, work: Work[T]) -> T:
         """Run a transaction from synchronous code (CLI commands, fixtures), never in a loop."""
@@ -114,26 +112,18 @@ class Database:
 
         return asyncio.run(once())
 
-    async def _run(self, work: Work[T], executor: ThreadPoolExecutor | None, begin: str) -> T:
+    async def _run(self, work: Work[T], begin: str) -> T:
         if self._async_engine is not None:
             async with self._async_engine.begin() as connection:
                 return await connection.run_sync(work)
         assert self._engine is not None
-        engine = self._engine
-
-        def transaction() -> T:
-            with engine.connect() as connection:
-                connection.execution_options(**{BEGIN_OPTION: begin})
-                with connection.begin():
-                    return work(connection)
-
-        return await asyncio.get_running_loop().run_in_executor(executor, transaction)
+        with self._engine.connect() as connection:
+            connection.execution_options(**{BEGIN_OPTION: begin})
+            with connection.begin():
+                return work(connection)
 
     async def dispose(self) -> None:
         if self._async_engine is not None:
             await self._async_engine.dispose()
         if self._engine is not None:
             self._engine.dispose()
-        for pool in (self._writer, self._readers):
-            if pool is not None:
-                pool.shutdown(wait=False)

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.model import Permit
 from app.store import tables as t
+from app.store.booking import insert_permit
 from app.store.repositories import permit_from_row
 
 
@@ -16,20 +17,7 @@ class Permits:
         self.conn = conn
 
     def add(self, permit: Permit) -> None:
-        self.conn.execute(
-            t.permits.insert().values(
-                id=permit.id,
-                request_id=int(permit.request_id),
-                device_id=permit.device_id,
-                user_id=permit.user_id,
-                not_before=permit.not_before,
-                expires_at=permit.expires_at,
-                issued_at=permit.issued_at,
-                max_energy_wh=permit.max_energy_wh,
-                max_power_w=permit.max_power_w,
-                token=permit.token,
-            )
-        )
+        insert_permit(self.conn, permit)
 
     def get(self, permit_id: str) -> Permit | None:
         query = sa.select(t.permits).where(t.permits.c.id == permit_id)

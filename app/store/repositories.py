@@ -25,12 +25,10 @@ from app.domain.model import (
     User,
 )
 from app.store import tables as t
+from app.store.booking import insert_request
+from app.store.errors import SlotOverlap
 
 HOLDING = [s.value for s in SLOT_HOLDING]
-
-
-class SlotOverlap(Exception):
-    """The store refused a slot that overlaps another slot-holding request."""
 
 
 def user_from_row(row: RowMapping) -> User:
@@ -217,15 +215,7 @@ class UsageRequests:
         self.conn = conn
 
     def add(self, request: UsageRequest) -> str:
-        try:
-            result = self.conn.execute(
-                t.usage_requests.insert()
-                .values(request_values(request))
-                .returning(t.usage_requests.c.id)
-            )
-        except IntegrityError as err:
-            raise SlotOverlap(request.device_id) from err
-        return str(result.scalar_one())
+        return insert_request(self.conn, request)
 
     def save(self, request: UsageRequest) -> None:
         table = t.usage_requests

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,11 @@ class SigningKey:
 
     private_key: ed25519.Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public_key(self) -> ed25519.Ed25519PublicKey:
         return self.private_key.public_key()
 
-    @property
+    @cached_property  # every permit names it: derive it once, not per signature
     def kid(self) -> bytes:
         return key_id(self.public_key)
 

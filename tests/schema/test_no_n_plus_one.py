@@ -35,6 +35,7 @@ async def add_approved_requests(services: Services, first_start: datetime, count
 
 
 async def page_cost(services: Services, gql: GraphQLClient, token: str) -> tuple[int, int]:
+    await gql("{ me { id } }", token=token)  # the token lookup is cached from here on
     statements: list[str] = []
 
     def record(*args: Any) -> None:
@@ -63,4 +64,4 @@ async def test_a_page_of_fifty_requests_with_devices_and_permits_costs_few_state
 
     assert (small_rows, rows) == (2, 50)
     assert cost == small_cost, "statements grew with the page size"
-    assert cost <= 6
+    assert cost <= 4  # managed sites, the page, its devices, its permits

@@ -11,7 +11,8 @@ from app.cli import alembic_config
 from app.domain.model import Slot, Status, UsageRequest
 from app.services.container import Services
 from app.settings import Settings
-from app.store.repositories import SlotOverlap, UsageRequests
+from app.store.errors import SlotOverlap
+from app.store.repositories import UsageRequests
 
 
 def test_models_and_migrations_agree(services: Services, settings: Settings) -> None:

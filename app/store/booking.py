@@ -1,0 +1,179 @@
+"""The hot path of asking for a slot: what the rules need, and the rows a decision writes.
+
+Six prepared statements per request: the device with its site and the asker's membership,
+the slot-holding requests that overlap, the asker's open count, then three inserts.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app.domain.model import Device, Permit, Policy, Site, Slot, UsageRequest, User
+from app.store import tables as t
+from app.store.errors import SlotOverlap
+from app.store.prepared import Prepared
+
+_R = t.usage_requests
+_HOLDING = [sa.literal_column("'NEEDS_MANAGER'"), sa.literal_column("'APPROVED'")]
+
+
+def _exists(table: sa.Table) -> Any:
+    return sa.exists().where(
+        table.c.site_id == t.sites.c.id, table.c.user_id == sa.bindparam("user_id")
+    )
+
+
+_CONTEXT = Prepared(
+    sa.select(
+        t.devices.c.id, t.devices.c.name, t.devices.c.site_id, t.devices.c.in_service,
+        t.devices.c.max_power_w, t.devices.c.public_key,
+        t.sites.c.name.label("site_name"), t.sites.c.timezone, t.sites.c.max_duration_min,
+        t.sites.c.auto_approve_min, t.sites.c.horizon_days, t.sites.c.start_grace_s,
+        t.sites.c.max_open_requests, t.sites.c.opens_at, t.sites.c.closes_at,
+        _exists(t.site_members).label("is_member"),
+        _exists(t.site_managers).label("is_manager"),
+    )
+    .join(t.sites, t.sites.c.id == t.devices.c.site_id)
+    .where(t.devices.c.id == sa.bindparam("device_id"))
+)  # fmt: skip
+_TAKEN = Prepared(
+    sa.select(_R.c.starts_at, _R.c.ends_at).where(
+        _R.c.device_id == sa.bindparam("device_id"),
+        _R.c.status.in_(_HOLDING),
+        _R.c.starts_at < sa.bindparam("ends_at"),
+        _R.c.ends_at > sa.bindparam("starts_at"),
+    )
+)
+_OPEN = Prepared(
+    sa.select(sa.func.count()).where(
+        _R.c.user_id == sa.bindparam("user_id"),
+        _R.c.status.in_(_HOLDING),
+        _R.c.ends_at > sa.bindparam("now"),
+    )
+)
+_INSERT_REQUEST = Prepared(
+    _R.insert()
+    .values({c.name: sa.bindparam(c.name) for c in _R.c if c.name != "id"})
+    .returning(_R.c.id)
+)
+_INSERT_PERMIT = Prepared(
+    t.permits.insert().values({c.name: sa.bindparam(c.name) for c in t.permits.c})
+)
+_INSERT_AUDIT = Prepared(
+    t.audit_log.insert().values(
+        {c.name: sa.bindparam(c.name) for c in t.audit_log.c if c.name != "id"}
+    )
+)
+
+
+@dataclass(frozen=True)
+class BookingContext:
+    device: Device | None
+    site: Site | None  # membership sets hold only the asker, which is all the rules read
+    taken: list[Slot]
+    open_requests: int
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def load_context(
+    conn: Connection, user: User, device_id: str, slot: Slot, now: datetime
+) -> BookingContext:
+    row = _CONTEXT(conn, device_id=device_id, user_id=user.id).first()
+    open_requests = _OPEN(conn, user_id=user.id, now=_epoch(now)).scalar_one()
+    if row is None:
+        return BookingContext(None, None, [], open_requests)
+    taken = [
+        Slot(_utc(starts), _utc(ends))
+        for starts, ends in _TAKEN(
+            conn,
+            device_id=device_id,
+            starts_at=_epoch(slot.starts_at),
+            ends_at=_epoch(slot.ends_at),
+        )
+    ]
+    device = Device(
+        row.id, row.name, row.site_id, bool(row.in_service), row.max_power_w, row.public_key
+    )
+    policy = Policy(
+        max_duration=timedelta(minutes=row.max_duration_min),
+        auto_approve_up_to=timedelta(minutes=row.auto_approve_min),
+        booking_horizon=timedelta(days=row.horizon_days),
+        start_grace=timedelta(seconds=row.start_grace_s),
+        max_open_requests=row.max_open_requests,
+        opens_at=time.fromisoformat(row.opens_at) if row.opens_at else None,
+        closes_at=time.fromisoformat(row.closes_at) if row.closes_at else None,
+    )
+    site = Site(
+        id=row.site_id,
+        name=row.site_name,
+        timezone=row.timezone,
+        policy=policy,
+        manager_ids=frozenset({user.id}) if row.is_manager else frozenset(),
+        member_ids=frozenset({user.id}) if row.is_member else frozenset(),
+    )
+    return BookingContext(device, site, taken, open_requests)
+
+
+def insert_request(conn: Connection, request: UsageRequest) -> str:
+    try:
+        new_id = _INSERT_REQUEST(
+            conn,
+            user_id=request.user_id,
+            device_id=request.device_id,
+            site_id=request.site_id,
+            starts_at=_epoch(request.slot.starts_at),
+            ends_at=_epoch(request.slot.ends_at),
+            status=request.status.value,
+            reasons=json.dumps([{"code": r.code, "message": r.message} for r in request.reasons]),
+            created_at=_epoch(request.created_at),
+            decided_by=request.decided_by,
+            note=request.note,
+            energy_wh=request.energy_wh,
+        ).scalar_one()
+    except sa.exc.IntegrityError as err:
+        raise SlotOverlap(request.device_id) from err
+    return str(new_id)
+
+
+def insert_permit(conn: Connection, permit: Permit) -> None:
+    _INSERT_PERMIT(
+        conn,
+        id=permit.id,
+        request_id=int(permit.request_id),
+        device_id=permit.device_id,
+        user_id=permit.user_id,
+        not_before=_epoch(permit.not_before),
+        expires_at=_epoch(permit.expires_at),
+        issued_at=_epoch(permit.issued_at),
+        max_energy_wh=permit.max_energy_wh,
+        max_power_w=permit.max_power_w,
+        token=permit.token,
+        revoked_at=None,
+    )
+
+
+def insert_audit(
+    conn: Connection, *, at: datetime, actor_id: str | None, action: str, entity: str,
+    entity_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None,
+) -> None:  # fmt: skip
+    _INSERT_AUDIT(
+        conn,
+        at=_epoch(at),
+        actor_id=actor_id,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=None if before is None else json.dumps(before),
+        after=None if after is None else json.dumps(after),
+    )
