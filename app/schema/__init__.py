@@ -4,6 +4,7 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
 
@@ -13,8 +14,9 @@ from app.schema.scalars import AwareDateTime
 from app.schema.subscriptions import Subscription
 
 
-def _expected(error: GraphQLError) -> bool:
-    """Errors we raise on purpose (and validation errors) reach the client; others are masked."""
+def _unexpected(error: GraphQLError) -> bool:
+    """An exception nobody raised on purpose: masked for the client, logged for us.
+    GraphQLErrors (validation, permissions, our own input errors) reach the client as is."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
 
@@ -23,7 +25,17 @@ def _expected(error: GraphQLError) -> bool:
 # request (as QueryDepthLimiter does) would make every lookup miss.
 MAX_DEPTH_RULE = create_validator(max_depth=10, should_ignore=None)
 
-schema = strawberry.Schema(
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only what nobody meant to happen; refusals and bad input are the client's."""
+        unexpected = [error for error in errors if _unexpected(error)]
+        super().process_errors(unexpected, execution_context)
+
+
+schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
@@ -32,6 +44,6 @@ schema = strawberry.Schema(
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: AddValidationRules([MAX_DEPTH_RULE]),
-        lambda: MaskErrors(should_mask_error=_expected),
+        lambda: MaskErrors(should_mask_error=_unexpected),
     ],
 )

@@ -150,3 +150,14 @@ async def test_a_driver_lists_only_their_own_requests_and_a_manager_their_sites(
     me = await gql("{ me { id role } }", token=tokens["manager"])
     assert me["data"]["me"] == {"id": "m1", "role": "manager"}
     assert (await gql("{ me { id } }"))["data"]["me"] is None
+
+
+async def test_a_driver_who_tries_a_managers_mutation_gets_a_typed_refusal(
+    gql: GraphQLClient, world: dict[str, Any], tokens: dict[str, str], clock: Clock
+) -> None:
+    for name in ("approveUsageRequest", "rejectUsageRequest", "revokePermit", "registerDevice"):
+        query, variables = operation(name, world, clock)
+        body = await gql(query, variables, tokens["user"])
+        assert "errors" not in body, body
+        assert body["data"][name]["__typename"] == "NotAllowed", body
+        assert body["data"][name]["message"]
