@@ -4,9 +4,9 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.query_depth_limiter import create_validator
+from strawberry.types import ExecutionContext
 
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
