@@ -9,23 +9,30 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from app.domain.errors import InvalidTransition as DomainInvalidTransition
+from app.domain import model
 from app.domain.model import User
 from app.schema.context import Context
-from app.schema.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound, RequestDenied
+from app.schema.errors import (
+    FAILURES,
+    Failure,
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    RequestDenied,
+    attempt,
+)
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import Device, Permit, Reason, UsageRequest, request_type
 from app.services import devices, permits, receipts, usage
-from app.services.errors import Invalid
-from app.services.errors import NotAllowed as NotAllowedError
-from app.services.errors import NotFound as NotFoundError
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
 MAX_RECEIPTS_PER_CALL = 100
 
 RequestUsageResult = Annotated[UsageRequest | RequestDenied, strawberry.union("RequestUsageResult")]
 DecisionResult = Annotated[
-    UsageRequest | NotFound | NotAllowed | InvalidTransition, strawberry.union("DecisionResult")
+    UsageRequest | NotFound | NotAllowed | InvalidTransition | InvalidInput,
+    strawberry.union("DecisionResult"),
 ]
 ReceiptStatus = strawberry.enum(Enum("ReceiptStatus", {s: s for s in receipts.ReceiptStatus}))
 
@@ -61,7 +68,8 @@ class ReceiptResult:
 
 
 RevokeResult = Annotated[
-    RevokedPermit | NotFound | NotAllowed | InvalidTransition, strawberry.union("RevokeResult")
+    RevokedPermit | NotFound | NotAllowed | InvalidTransition | InvalidInput,
+    strawberry.union("RevokeResult"),
 ]
 RegisterDeviceResult = Annotated[
     Device | NotFound | NotAllowed | InvalidInput, strawberry.union("RegisterDeviceResult")
@@ -75,17 +83,10 @@ def _user(info: Info[Context, None]) -> User:
 
 
 async def _decide(
-    call: Callable[[], Awaitable[object]], request_id: str
-) -> UsageRequest | NotFound | NotAllowed | InvalidTransition:
-    try:
-        result = await call()
-    except NotFoundError as err:
-        return NotFound(message=str(err), id=strawberry.ID(request_id))
-    except NotAllowedError as err:
-        return NotAllowed(message=str(err))
-    except DomainInvalidTransition as err:
-        return InvalidTransition(message=str(err), current_status=err.current)
-    return request_type(result)  # type: ignore[arg-type]
+    call: Callable[[], Awaitable[model.UsageRequest]], request_id: str
+) -> UsageRequest | Failure:
+    result = await attempt(call, request_id)
+    return result if isinstance(result, FAILURES) else request_type(result)
 
 
 @strawberry.type
@@ -141,38 +142,27 @@ class Mutation:
     async def revoke_permit(
         self, info: Info[Context, None], permit_id: strawberry.ID, reason: str
     ) -> RevokeResult:
-        try:
-            permit, request = await permits.revoke_permit(
-                info.context.services, _user(info), str(permit_id), reason
-            )
-        except NotFoundError as err:
-            return NotFound(message=str(err), id=permit_id)
-        except NotAllowedError as err:
-            return NotAllowed(message=str(err))
-        except DomainInvalidTransition as err:
-            return InvalidTransition(message=str(err), current_status=err.current)
+        services, manager = info.context.services, _user(info)
+        result = await attempt(
+            lambda: permits.revoke_permit(services, manager, str(permit_id), reason), permit_id
+        )
+        if isinstance(result, FAILURES):
+            return result
+        permit, request = result
         return RevokedPermit(permit=Permit(_permit=permit), usage_request=request_type(request))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def register_device(
         self, info: Info[Context, None], input: RegisterDeviceInput
     ) -> RegisterDeviceResult:
-        try:
-            device = await devices.register_device(
-                info.context.services,
-                _user(info),
-                str(input.id),
-                input.name,
-                str(input.site_id),
-                input.public_key,
-            )
-        except NotFoundError as err:
-            return NotFound(message=str(err), id=input.site_id)
-        except NotAllowedError as err:
-            return NotAllowed(message=str(err))
-        except Invalid as err:
-            return InvalidInput(message=str(err))
-        return Device(_device=device)
+        services, manager = info.context.services, _user(info)
+        result = await attempt(
+            lambda: devices.register_device(
+                services, manager, str(input.id), input.name, str(input.site_id), input.public_key
+            ),
+            input.site_id,
+        )
+        return result if isinstance(result, FAILURES) else Device(_device=result)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
