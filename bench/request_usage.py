@@ -35,9 +35,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.domain.model import Device, Policy, Role, Site, User  # noqa: E402
 from app.services.accounts import store_token  # noqa: E402
 from app.store import tables as t  # noqa: E402
 from app.store.database import create_sync_engine  # noqa: E402
+from app.store.repositories import Devices, Sites, Users  # noqa: E402
 
 TARGET = 0.50
 SITE = "bench-site"
@@ -129,43 +131,16 @@ def add_bench_site(data_dir: Path, devices: int, drivers: int) -> Bench:
     engine = create_sync_engine(env_for(data_dir)["DATABASE_URL"])
     tokens = []
     with engine.begin() as conn:
-        conn.execute(
-            t.sites.insert().values(
-                id=SITE,
-                name="Bench",
-                timezone="UTC",
-                max_duration_min=8 * 60,
-                auto_approve_min=2 * 60,
-                horizon_days=365,
-                start_grace_s=300,
-                max_open_requests=10**9,
-                opens_at=None,
-                closes_at=None,
-            )
-        )
-        conn.execute(
-            t.devices.insert(),
-            [
-                {
-                    "id": f"b-{i}",
-                    "name": f"Bench {i}",
-                    "site_id": SITE,
-                    "in_service": True,
-                    "max_power_w": 11_000,
-                }
-                for i in range(devices)
-            ],
-        )
+        policy = Policy(booking_horizon=timedelta(days=365), max_open_requests=10**9)
+        Sites(conn).add(Site(SITE, "Bench", "UTC", policy))
+        for i in range(devices):
+            Devices(conn).add(Device(f"b-{i}", f"Bench {i}", SITE))
         for i in range(drivers):
-            user_id = f"bu-{i}"
-            conn.execute(
-                t.users.insert().values(
-                    id=user_id, login=user_id, display_name=user_id, role="user"
-                )
-            )
-            conn.execute(t.site_members.insert().values(site_id=SITE, user_id=user_id))
+            user = User(f"bu-{i}", f"bu-{i}", f"Bench driver {i}", Role.USER)
+            Users(conn).add(user)
+            Sites(conn).add_person(SITE, user.id, t.site_members)
             token = f"pp_bench_{i}_{os.urandom(12).hex()}"
-            store_token(conn, user_id, token, "bench", now)
+            store_token(conn, user.id, token, "bench", now)
             tokens.append(token)
     engine.dispose()
     base = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)

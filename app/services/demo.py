@@ -7,23 +7,30 @@ committed) so a second run prints the same credentials and adds nothing.
 import json
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.domain.model import Device, Policy, Role, Site, User
 from app.services.accounts import hash_password, hash_token, store_token
 from app.services.container import Services
 from app.store import tables as t
+from app.store.repositories import Devices, Sites, Users
 
-SITE_ID = "site-1"
-ACCOUNTS = (  # key in the JSON output, user id, login, display name, role
-    ("manager", "m1", "manager", "Mia Manager", "manager"),
-    ("user", "u1", "user", "Udo Driver", "user"),
-    ("user2", "u2", "user2", "Uma Driver", "user"),
+SITE = Site(
+    id="site-1",
+    name="Riverside Depot",
+    timezone="Europe/Berlin",
+    policy=Policy(),  # around the clock, up to 8 h, automatic approval up to 2 h
 )
-DEVICES = (("ch-1", "Bay 1"), ("ch-2", "Bay 2"), ("ch-3", "Bay 3"))
+ACCOUNTS = (  # key in the JSON output, then the user
+    ("manager", User("m1", "manager", "Mia Manager", Role.MANAGER)),
+    ("user", User("u1", "user", "Udo Driver", Role.USER)),
+    ("user2", User("u2", "user2", "Uma Driver", Role.USER)),
+)
+DEVICES = tuple(Device(f"ch-{n}", f"Bay {n}", SITE.id) for n in (1, 2, 3))
 
 
 def load_credentials(data_dir: Path) -> dict[str, dict[str, str]]:
@@ -33,11 +40,11 @@ def load_credentials(data_dir: Path) -> dict[str, dict[str, str]]:
         return credentials
     credentials = {
         key: {
-            "login": login,
+            "login": user.login,
             "password": secrets.token_urlsafe(9),
             "token": "pp_" + secrets.token_urlsafe(24),
         }
-        for key, _, login, _, _ in ACCOUNTS
+        for key, user in ACCOUNTS
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -49,65 +56,25 @@ def load_credentials(data_dir: Path) -> dict[str, dict[str, str]]:
 def seed_demo(services: Services, data_dir: Path) -> dict[str, Any]:
     credentials = load_credentials(data_dir)
     now = services.clock()
-
-    def work(conn: Connection) -> None:
-        _ensure_site(conn)
-        for key, user_id, login, name, role in ACCOUNTS:
-            if _missing(conn, t.users, t.users.c.id == user_id):
-                password_hash = hash_password(credentials[key]["password"])
-                conn.execute(
-                    t.users.insert().values(
-                        id=user_id,
-                        login=login,
-                        display_name=name,
-                        role=role,
-                        password_hash=password_hash,
-                    )
-                )
-            token = credentials[key]["token"]
-            if _missing(conn, t.api_tokens, t.api_tokens.c.token_hash == hash_token(token)):
-                store_token(conn, user_id, token, "demo", now)
-            membership = t.site_managers if role == "manager" else t.site_members
-            where = (membership.c.site_id == SITE_ID) & (membership.c.user_id == user_id)
-            if _missing(conn, membership, where):
-                conn.execute(membership.insert().values(site_id=SITE_ID, user_id=user_id))
-        for device_id, name in DEVICES:
-            if _missing(conn, t.devices, t.devices.c.id == device_id):
-                conn.execute(
-                    t.devices.insert().values(
-                        id=device_id,
-                        name=name,
-                        site_id=SITE_ID,
-                        in_service=True,
-                        max_power_w=11_000,
-                    )
-                )
-
-    services.db.run_sync(work)
-    summary: dict[str, Any] = {key: credentials[key] for key, *_ in ACCOUNTS}
-    summary["site"] = {"id": SITE_ID, "name": "Riverside Depot"}
-    summary["devices"] = [{"id": device_id, "name": name} for device_id, name in DEVICES]
+    services.db.run_sync(lambda conn: _seed(conn, credentials, now))
+    summary: dict[str, Any] = {key: credentials[key] for key, _ in ACCOUNTS}
+    summary["site"] = {"id": SITE.id, "name": SITE.name}
+    summary["devices"] = [{"id": device.id, "name": device.name} for device in DEVICES]
     return summary
 
 
-def _missing(conn: Connection, table: sa.Table, where: Any) -> bool:
-    return conn.execute(sa.select(sa.literal(1)).select_from(table).where(where)).first() is None
-
-
-def _ensure_site(conn: Connection) -> None:
-    if not _missing(conn, t.sites, t.sites.c.id == SITE_ID):
-        return
-    conn.execute(
-        t.sites.insert().values(
-            id=SITE_ID,
-            name="Riverside Depot",
-            timezone="Europe/Berlin",
-            max_duration_min=8 * 60,
-            auto_approve_min=2 * 60,
-            horizon_days=14,
-            start_grace_s=300,
-            max_open_requests=3,
-            opens_at=None,
-            closes_at=None,
-        )
-    )
+def _seed(conn: Connection, credentials: dict[str, dict[str, str]], now: datetime) -> None:
+    sites, users, devices = Sites(conn), Users(conn), Devices(conn)
+    if sites.get(SITE.id) is None:
+        sites.add(SITE)
+    for key, user in ACCOUNTS:
+        if users.get(user.id) is None:
+            users.add(user, hash_password(credentials[key]["password"]))
+        token = credentials[key]["token"]
+        if users.by_token_hash(hash_token(token)) is None:
+            store_token(conn, user.id, token, "demo", now)
+        role_table = t.site_managers if user.is_manager else t.site_members
+        sites.add_person(SITE.id, user.id, role_table)
+    for device in DEVICES:
+        if devices.get(device.id) is None:
+            devices.add(device)

@@ -97,6 +97,17 @@ class Users:
         found = self.conn.execute(query).mappings().first()
         return user_from_row(found) if found else None
 
+    def add(self, user: User, password_hash: str | None = None) -> None:
+        self.conn.execute(
+            t.users.insert().values(
+                id=user.id,
+                login=user.login,
+                display_name=user.display_name,
+                role=user.role.value,
+                password_hash=password_hash,
+            )
+        )
+
     def by_login(self, login: str) -> tuple[User, str | None] | None:
         query = sa.select(t.users).where(t.users.c.login == login)
         found = self.conn.execute(query).mappings().first()
@@ -111,6 +122,34 @@ class Sites:
         found = self.conn.execute(sa.select(t.sites).where(t.sites.c.id == site_id)).mappings()
         row = found.first()
         return self._site(row) if row else None
+
+    def add(self, site: Site) -> None:
+        """A new site with its policy, managers and members."""
+        policy = site.policy
+        self.conn.execute(
+            t.sites.insert().values(
+                id=site.id,
+                name=site.name,
+                timezone=site.timezone,
+                max_duration_min=int(policy.max_duration.total_seconds() // 60),
+                auto_approve_min=int(policy.auto_approve_up_to.total_seconds() // 60),
+                horizon_days=policy.booking_horizon.days,
+                start_grace_s=int(policy.start_grace.total_seconds()),
+                max_open_requests=policy.max_open_requests,
+                opens_at=policy.opens_at.strftime("%H:%M") if policy.opens_at else None,
+                closes_at=policy.closes_at.strftime("%H:%M") if policy.closes_at else None,
+            )
+        )
+        for user_id in site.manager_ids:
+            self.add_person(site.id, user_id, t.site_managers)
+        for user_id in site.member_ids:
+            self.add_person(site.id, user_id, t.site_members)
+
+    def add_person(self, site_id: str, user_id: str, role_table: sa.Table) -> None:
+        """Make a user a manager (site_managers) or a member (site_members), once."""
+        where = (role_table.c.site_id == site_id) & (role_table.c.user_id == user_id)
+        if self.conn.execute(sa.select(role_table).where(where)).first() is None:
+            self.conn.execute(role_table.insert().values(site_id=site_id, user_id=user_id))
 
     def managed_by(self, user_id: str) -> list[str]:
         query = sa.select(t.site_managers.c.site_id).where(t.site_managers.c.user_id == user_id)

@@ -5,9 +5,10 @@ from typing import Any
 
 import pytest
 
+from app.domain.model import Policy, Role, Site, User
 from app.services.accounts import store_token
 from app.services.container import Services
-from app.store import tables as t
+from app.store.repositories import Sites, Users
 from device.protocol import SigningKey
 from device.protocol.keys import b64url, raw_public
 from tests.conftest import Clock, GraphQLClient, iso
@@ -31,22 +32,9 @@ async def add_foreign_site(services: Services, clock: Clock) -> None:
     """A second site with its own manager, who must not act on the demo site."""
 
     def work(conn: Any) -> None:
-        conn.execute(
-            t.sites.insert().values(
-                id="site-2",
-                name="Elsewhere",
-                timezone="UTC",
-                max_duration_min=480,
-                auto_approve_min=120,
-                horizon_days=14,
-                start_grace_s=300,
-                max_open_requests=3,
-            )
-        )
-        conn.execute(
-            t.users.insert().values(id="m2", login="m2", display_name="Max", role="manager")
-        )
-        conn.execute(t.site_managers.insert().values(site_id="site-2", user_id="m2"))
+        site = Site("site-2", "Elsewhere", "UTC", Policy(), manager_ids=frozenset({"m2"}))
+        Users(conn).add(User("m2", "m2", "Max", Role.MANAGER))
+        Sites(conn).add(site)
         store_token(conn, "m2", OTHER_MANAGER_TOKEN, "test", clock.now)
 
     await services.db.write(work)
