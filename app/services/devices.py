@@ -9,7 +9,8 @@ from app.domain.model import Device, Slot, User
 from app.services.container import Services
 from app.services.errors import Invalid, NotAllowed, NotFound
 from app.store.audit import AuditLog
-from app.store.repositories import Devices, Sites, UsageRequests
+from app.store.repositories import Devices, Sites
+from app.store.requests import UsageRequests
 from device.protocol import ProtocolError
 from device.protocol.keys import b64url, b64url_decode, public_key_from_raw
 

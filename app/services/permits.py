@@ -12,7 +12,8 @@ from app.services.errors import NotAllowed, NotFound
 from app.services.publishing import publish
 from app.store.audit import AuditLog
 from app.store.permits import Permits
-from app.store.repositories import Devices, Sites, UsageRequests
+from app.store.repositories import Devices, Sites
+from app.store.requests import UsageRequests
 
 
 @dataclass(frozen=True)

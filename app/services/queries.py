@@ -8,7 +8,8 @@ from app.domain.model import Permit, UsageRequest, User
 from app.services.container import Services
 from app.store.listing import RequestFilter, page_of_requests
 from app.store.permits import Permits
-from app.store.repositories import Sites, UsageRequests
+from app.store.repositories import Sites
+from app.store.requests import UsageRequests
 
 MAX_PAGE = 100
 

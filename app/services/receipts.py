@@ -11,7 +11,8 @@ from app.services.audit import audit_request
 from app.services.container import Services
 from app.services.publishing import publish
 from app.store.permits import Permits, Receipts
-from app.store.repositories import Devices, UsageRequests
+from app.store.repositories import Devices
+from app.store.requests import UsageRequests
 from device.protocol import ProtocolError
 from device.protocol.keys import b64url_decode, public_key_from_raw
 from device.protocol.receipt import Receipt, peek_device_id, read_receipt

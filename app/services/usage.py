@@ -21,7 +21,8 @@ from app.services.publishing import publish
 from app.store.booking import insert_permit, insert_request, load_context
 from app.store.errors import SlotOverlap
 from app.store.permits import Permits
-from app.store.repositories import Devices, Sites, UsageRequests
+from app.store.repositories import Devices, Sites
+from app.store.requests import UsageRequests
 
 SLOT_TAKEN = Reason("slot_taken", "The device is already booked for part of that time.")
 

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from app.domain.model import UsageRequest
 from app.store import tables as t
-from app.store.repositories import request_from_row
+from app.store.requests import request_from_row
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,28 @@
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.model import Permit
 from app.store import tables as t
 from app.store.booking import insert_permit
-from app.store.repositories import permit_from_row
+
+
+def permit_from_row(row: RowMapping) -> Permit:
+    return Permit(
+        id=row["id"],
+        request_id=str(row["request_id"]),
+        device_id=row["device_id"],
+        user_id=row["user_id"],
+        not_before=row["not_before"],
+        expires_at=row["expires_at"],
+        issued_at=row["issued_at"],
+        max_energy_wh=row["max_energy_wh"],
+        max_power_w=row["max_power_w"],
+        token=row["token"],
+        revoked_at=row["revoked_at"],
+    )
 
 
 class Permits:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.domain.model import Device, Slot, Status, UsageRequest
 from app.services.container import Services
 from app.store.permits import Permits
-from app.store.repositories import UsageRequests
+from app.store.requests import UsageRequests
 from tests.conftest import GraphQLClient
 from tests.schema.queries import LIST_REQUESTS
 

@@ -12,7 +12,7 @@ from app.domain.model import Slot, Status, UsageRequest
 from app.services.container import Services
 from app.settings import Settings
 from app.store.errors import SlotOverlap
-from app.store.repositories import UsageRequests
+from app.store.requests import UsageRequests
 
 
 def test_models_and_migrations_agree(services: Services, settings: Settings) -> None:
