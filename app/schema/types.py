@@ -174,14 +174,16 @@ class UsageRequest:
     def note(self) -> str | None:
         return self._request.note
 
-    @strawberry.field
+    @strawberry.field(description="What the rules, then a manager, decided.")
     def decision(self) -> Decision:
-        status = self._request.status
-        if status is model.Status.NEEDS_MANAGER or status is model.Status.REJECTED:
-            outcome = status.value
-        else:
-            outcome = "APPROVED" if self._request.permit_id else "REJECTED"
-        reasons = [Reason.from_domain(r) for r in self._request.reasons]
+        request = self._request
+        if request.permit_id is not None:
+            outcome = "APPROVED"
+        elif request.status is model.Status.REJECTED:
+            outcome = "REJECTED"
+        else:  # still waiting, or cancelled or expired before anyone decided
+            outcome = "NEEDS_MANAGER"
+        reasons = [Reason.from_domain(r) for r in request.reasons]
         return Decision(outcome=DecisionOutcome[outcome], reasons=reasons)
 
     @strawberry.field

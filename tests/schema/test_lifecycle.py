@@ -46,6 +46,8 @@ async def test_a_driver_cancels_a_waiting_request_but_not_twice(
     pending = await ask(gql, tokens["user"], clock.now + timedelta(hours=2), 180)
     first = await gql(CANCEL, {"id": pending["id"]}, tokens["user"])
     assert first["data"]["cancelUsageRequest"]["status"] == "CANCELLED"
+    seen = (await gql(GET_REQUEST, {"id": pending["id"]}, tokens["user"]))["data"]["usageRequest"]
+    assert seen["decision"]["outcome"] == "NEEDS_MANAGER"  # nobody decided before it ended
     second = await gql(CANCEL, {"id": pending["id"]}, tokens["user"])
     assert second["data"]["cancelUsageRequest"]["__typename"] == "InvalidTransition"
 
