@@ -1,6 +1,7 @@
 """Shared fixtures: a real SQLite file migrated by alembic, the demo site, the ASGI app."""
 
 import json
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,8 @@ class Clock:
 def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated PostgreSQL database that each test copies (CREATE DATABASE ... TEMPLATE)."""
     reason = postgres.unavailable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI starts PostgreSQL, yet: {reason}")  # never skip silently in CI
     if reason:
         pytest.skip(reason)
     name = postgres.create_database()
