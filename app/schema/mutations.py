@@ -23,8 +23,8 @@ from app.schema.errors import (
     attempt,
 )
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Device, Permit, Reason, UsageRequest, request_type
-from app.services import devices, permits, receipts, usage
+from app.schema.types import Device, Me, Permit, Reason, UsageRequest, request_type
+from app.services import accounts, devices, permits, receipts, usage
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
 MAX_RECEIPTS_PER_CALL = 100
@@ -67,6 +67,18 @@ class ReceiptResult:
     energy_wh: float | None
 
 
+@strawberry.type(description="A fresh bearer token for the person who signed in.")
+class Session:
+    token: str
+    me: Me
+
+
+@strawberry.type
+class LoginFailed:
+    message: str
+
+
+LoginResult = Annotated[Session | LoginFailed, strawberry.union("LoginResult")]
 RevokeResult = Annotated[
     RevokedPermit | NotFound | NotAllowed | InvalidTransition | InvalidInput,
     strawberry.union("RevokeResult"),
@@ -93,6 +105,14 @@ async def _decide(
 class Mutation:
     """Anyone signed in may call these; what they may do is the services' decision, and a
     refusal comes back as a typed `NotAllowed` rather than a bare error."""
+
+    @strawberry.mutation(description="Trade a login and password for a bearer token.")
+    async def login(self, info: Info[Context, None], login: str, password: str) -> LoginResult:
+        signed_in = await accounts.login(info.context.services, login, password)
+        if signed_in is None:
+            return LoginFailed(message="Unknown login or wrong password.")
+        user, token = signed_in
+        return Session(token=token, me=Me.from_domain(user))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def request_usage(

@@ -60,14 +60,7 @@ class Query:
     @strawberry.field(description="The signed-in person, or null.")
     def me(self, info: Info[Context, None]) -> Me | None:
         user = info.context.user
-        if user is None:
-            return None
-        return Me(
-            id=strawberry.ID(user.id),
-            login=user.login,
-            display_name=user.display_name,
-            role=user.role.value,
-        )
+        return Me.from_domain(user) if user else None
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def devices(self, info: Info[Context, None]) -> list[Device]:

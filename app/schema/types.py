@@ -209,3 +209,12 @@ class Me:
     login: str
     display_name: str
     role: str
+
+    @classmethod
+    def from_domain(cls, user: model.User) -> "Me":
+        return cls(
+            id=strawberry.ID(user.id),
+            login=user.login,
+            display_name=user.display_name,
+            role=user.role.value,
+        )

@@ -31,10 +31,6 @@ async def list_devices(services: Services, user: User) -> list[Device]:
     return await services.db.read(work)
 
 
-async def get_device(services: Services, device_id: str) -> Device | None:
-    return await services.db.read(lambda conn: Devices(conn).get(device_id))
-
-
 async def load_devices(services: Services, device_ids: list[str]) -> list[Device | None]:
     """In order, one query: the DataLoader behind every `device` field."""
     found = await services.db.read(lambda conn: Devices(conn).many(device_ids))

@@ -93,15 +93,7 @@ def load_context(
     open_requests = _OPEN(conn, user_id=user.id, now=_epoch(now)).scalar_one()
     if row is None:
         return BookingContext(None, None, [], open_requests)
-    taken = [
-        Slot(_utc(starts), _utc(ends))
-        for starts, ends in _TAKEN(
-            conn,
-            device_id=device_id,
-            starts_at=_epoch(slot.starts_at),
-            ends_at=_epoch(slot.ends_at),
-        )
-    ]
+    taken = taken_slots(conn, device_id, slot)
     device = Device(
         row.id, row.name, row.site_id, bool(row.in_service), row.max_power_w, row.public_key
     )
@@ -123,6 +115,14 @@ def load_context(
         member_ids=frozenset({user.id}) if row.is_member else frozenset(),
     )
     return BookingContext(device, site, taken, open_requests)
+
+
+def taken_slots(conn: Connection, device_id: str, slot: Slot) -> list[Slot]:
+    """Slot-holding requests on the device that overlap `slot`."""
+    rows = _TAKEN(
+        conn, device_id=device_id, starts_at=_epoch(slot.starts_at), ends_at=_epoch(slot.ends_at)
+    )
+    return [Slot(_utc(starts), _utc(ends)) for starts, ends in rows]
 
 
 def insert_request(conn: Connection, request: UsageRequest) -> str:

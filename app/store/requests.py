@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.model import SLOT_HOLDING, Reason, Slot, Status, UsageRequest
 from app.store import tables as t
-from app.store.booking import insert_request
+from app.store.booking import insert_request, taken_slots
 from app.store.errors import SlotOverlap
 
 HOLDING = [s.value for s in SLOT_HOLDING]
@@ -77,21 +77,7 @@ class UsageRequests:
         return request_from_row(row, row["permit_id"]) if row else None
 
     def holding_slots(self, device_id: str, slot: Slot) -> list[Slot]:
-        table = t.usage_requests
-        query = sa.select(table.c.starts_at, table.c.ends_at).where(
-            table.c.device_id == device_id,
-            table.c.status.in_(HOLDING),
-            table.c.starts_at < slot.ends_at,
-            table.c.ends_at > slot.starts_at,
-        )
-        return [Slot(row.starts_at, row.ends_at) for row in self.conn.execute(query)]
-
-    def open_count(self, user_id: str, now: datetime) -> int:
-        table = t.usage_requests
-        query = sa.select(sa.func.count()).where(
-            table.c.user_id == user_id, table.c.status.in_(HOLDING), table.c.ends_at > now
-        )
-        return int(self.conn.execute(query).scalar_one())
+        return taken_slots(self.conn, device_id, slot)
 
     def overdue(self, now: datetime) -> list[UsageRequest]:
         """Slot-holding requests whose window has passed: they expire."""

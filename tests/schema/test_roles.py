@@ -149,3 +149,29 @@ async def test_a_driver_who_tries_a_managers_mutation_gets_a_typed_refusal(
         assert "errors" not in body, body
         assert body["data"][name]["__typename"] == "NotAllowed", body
         assert body["data"][name]["message"]
+
+
+LOGIN = """
+mutation ($login: String!, $password: String!) {
+  login(login: $login, password: $password) {
+    __typename ... on Session { token me { id role } } ... on LoginFailed { message }
+  }
+}
+"""
+
+
+async def test_a_driver_signs_in_with_a_password_and_uses_the_token_it_gets(
+    gql: GraphQLClient, demo: dict[str, Any]
+) -> None:
+    account = demo["user"]
+    wrong = await gql(LOGIN, {"login": account["login"], "password": "not it"})
+    assert wrong["data"]["login"]["__typename"] == "LoginFailed"
+    unknown = await gql(LOGIN, {"login": "nobody", "password": account["password"]})
+    assert unknown["data"]["login"]["__typename"] == "LoginFailed"
+
+    body = await gql(LOGIN, {"login": account["login"], "password": account["password"]})
+    session = body["data"]["login"]
+    assert session["me"] == {"id": "u1", "role": "user"}
+    assert session["token"] != account["token"]
+    me = await gql("{ me { id } }", token=session["token"])
+    assert me["data"]["me"] == {"id": "u1"}
