@@ -60,7 +60,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; _sqlite_begin rules
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit survives power loss. An approval the phone already holds must not
+    # vanish from the store, or its slot could be handed out twice (~0.25 ms per commit).
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")  # only other processes (CLI tools) contend
     cursor.close()
