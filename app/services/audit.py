@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 from app.domain.model import UsageRequest
 from app.store.audit import AuditLog
+from app.store.requests import UsageRequests
 
 
 def request_snapshot(request: UsageRequest) -> dict[str, Any]:
@@ -38,3 +39,18 @@ def audit_request(
         before=request_snapshot(before) if before else None,
         after=request_snapshot(after),
     )
+
+
+def save_request(
+    conn: Connection,
+    before: UsageRequest,
+    after: UsageRequest,
+    *,
+    at: datetime,
+    actor_id: str | None,
+    action: str,
+) -> UsageRequest:
+    """Store a request's new state with its audit row, in the caller's transaction."""
+    UsageRequests(conn).save(after)
+    audit_request(conn, at=at, actor_id=actor_id, action=action, before=before, after=after)
+    return after

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Device, Slot, User
+from app.services.access import require_manager
 from app.services.container import Services
 from app.services.errors import Invalid, NotAllowed, NotFound
 from app.store.audit import AuditLog
@@ -74,8 +75,9 @@ async def register_device(
     def work(conn: Connection) -> Device:
         if Sites(conn).get(site_id) is None:
             raise NotFound("site", site_id)
-        if not manager.is_manager or site_id not in Sites(conn).managed_by(manager.id):
-            raise NotAllowed("Only a manager of the site can register its devices.")
+        require_manager(
+            conn, manager, site_id, "Only a manager of the site can register its devices."
+        )
         devices = Devices(conn)
         existing = devices.get(device_id)
         if existing is not None and existing.site_id != site_id:

@@ -1,18 +1,19 @@
 """Withdrawing permits and the signed revocation lists that carry that news to devices."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Permit, Status, UsageRequest, User
-from app.services.audit import audit_request
+from app.services.access import require_manager
+from app.services.audit import save_request
 from app.services.container import Services
-from app.services.errors import NotAllowed, NotFound
+from app.services.errors import NotFound
 from app.services.publishing import publish
 from app.store.audit import AuditLog
 from app.store.permits import Permits
-from app.store.repositories import Devices, Sites
+from app.store.repositories import Devices
 from app.store.requests import UsageRequests
 
 
@@ -41,14 +42,12 @@ async def revoke_permit(
             raise NotFound("permit", permit_id)
         before = UsageRequests(conn).get(permit.request_id)
         assert before is not None
-        if not manager.is_manager or before.site_id not in Sites(conn).managed_by(manager.id):
-            raise NotAllowed("Only a manager of the permit's site can revoke it.")
-        after = before.moved_to(Status.REVOKED, decided_by=manager.id, note=reason[:500])
-        UsageRequests(conn).save(after)
-        revoke_in_transaction(conn, permit.id, permit.device_id, now)
-        audit_request(
-            conn, at=now, actor_id=manager.id, action="revoke", before=before, after=after
+        require_manager(
+            conn, manager, before.site_id, "Only a manager of the permit's site can revoke it."
         )
+        after = before.moved_to(Status.REVOKED, decided_by=manager.id, note=reason[:500])
+        save_request(conn, before, after, at=now, actor_id=manager.id, action="revoke")
+        revoke_in_transaction(conn, permit.id, permit.device_id, now)
         AuditLog(conn).record(
             at=now,
             actor_id=manager.id,
@@ -58,9 +57,7 @@ async def revoke_permit(
             before={"revoked": False},
             after={"revoked": True, "reason": reason[:500]},
         )
-        revoked = Permits(conn).get(permit.id)
-        assert revoked is not None
-        return revoked, after
+        return replace(permit, revoked_at=now.replace(microsecond=0)), after
 
     permit, request = await services.db.write(work)
     await publish(services, request)

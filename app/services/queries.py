@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Permit, UsageRequest, User
+from app.services.access import manages
 from app.services.container import Services
 from app.store.listing import RequestFilter, page_of_requests
 from app.store.permits import Permits
@@ -23,7 +24,7 @@ class Page:
 def may_see(conn: Connection, user: User, request: UsageRequest) -> bool:
     if request.user_id == user.id:
         return True
-    return user.is_manager and request.site_id in Sites(conn).managed_by(user.id)
+    return manages(conn, user, request.site_id)
 
 
 async def get_request(services: Services, user: User, request_id: str) -> UsageRequest | None:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Status, UsageRequest
-from app.services.audit import audit_request
+from app.services.audit import save_request
 from app.services.container import Services
 from app.services.publishing import publish
 from app.store.permits import Permits, Receipts
@@ -83,16 +83,13 @@ def _complete(
     conn: Connection, request_id: str, energy_wh: float, now: datetime, changed: list[UsageRequest]
 ) -> None:
     """The device used the permit: the request is COMPLETED (or keeps its final status)."""
-    requests = UsageRequests(conn)
-    before = requests.get(request_id)
+    before = UsageRequests(conn).get(request_id)
     assert before is not None
     if before.status in (Status.APPROVED, Status.EXPIRED):
         after = before.moved_to(Status.COMPLETED, energy_wh=energy_wh)
     else:  # revoked or cancelled mid-session: keep the status, record what was delivered
         after = replace(before, energy_wh=energy_wh)
-    requests.save(after)
-    audit_request(conn, at=now, actor_id=None, action="receipt", before=before, after=after)
-    changed.append(after)
+    changed.append(save_request(conn, before, after, at=now, actor_id=None, action="receipt"))
 
 
 def _at(epoch: int) -> datetime:

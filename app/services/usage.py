@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from app.domain.errors import InvalidTransition
 from app.domain.model import Device, Permit, Reason, Slot, Status, UsageRequest, User
 from app.domain.rules import Candidate, Decision, Outcome, evaluate
-from app.services.audit import audit_request
+from app.services.access import require_manager
+from app.services.audit import audit_request, save_request
 from app.services.container import Services
 from app.services.errors import NotAllowed, NotFound
 from app.services.permits import revoke_in_transaction
@@ -21,7 +22,7 @@ from app.services.publishing import publish
 from app.store.booking import insert_permit, insert_request, load_context
 from app.store.errors import SlotOverlap
 from app.store.permits import Permits
-from app.store.repositories import Devices, Sites
+from app.store.repositories import Devices
 from app.store.requests import UsageRequests
 
 SLOT_TAKEN = Reason("slot_taken", "The device is already booked for part of that time.")
@@ -87,12 +88,11 @@ async def approve(services: Services, manager: User, request_id: str) -> UsageRe
         assert device is not None
         after = before.moved_to(Status.APPROVED, decided_by=manager.id)
         permit = services.signer.issue(after, device, now)
-        after = replace(after, permit_id=permit.id)
-        UsageRequests(conn).save(after)
+        after = save_request(
+            conn, before, replace(after, permit_id=permit.id),
+            at=now, actor_id=manager.id, action="approve",
+        )  # fmt: skip
         Permits(conn).add(permit)
-        audit_request(
-            conn, at=now, actor_id=manager.id, action="approve", before=before, after=after
-        )
         return after
 
     return await _decided(services, work)
@@ -104,7 +104,7 @@ async def reject(services: Services, manager: User, request_id: str, note: str) 
     def work(conn: Connection) -> UsageRequest:
         before = _managed_request(conn, manager, request_id)
         after = before.moved_to(Status.REJECTED, decided_by=manager.id, note=note[:500])
-        return _save(conn, before, after, now, manager.id, "reject")
+        return save_request(conn, before, after, at=now, actor_id=manager.id, action="reject")
 
     return await _decided(services, work)
 
@@ -122,7 +122,7 @@ async def cancel(services: Services, user: User, request_id: str) -> UsageReques
         after = before.moved_to(Status.CANCELLED)
         if before.permit_id is not None:
             revoke_in_transaction(conn, before.permit_id, before.device_id, now)
-        return _save(conn, before, after, now, user.id, "cancel")
+        return save_request(conn, before, after, at=now, actor_id=user.id, action="cancel")
 
     return await _decided(services, work)
 
@@ -133,7 +133,12 @@ async def expire_overdue(services: Services) -> int:
 
     def work(conn: Connection) -> list[UsageRequest]:
         overdue = UsageRequests(conn).overdue(now)
-        return [_save(conn, r, r.moved_to(Status.EXPIRED), now, None, "expire") for r in overdue]
+        return [
+            save_request(
+                conn, r, r.moved_to(Status.EXPIRED), at=now, actor_id=None, action="expire"
+            )
+            for r in overdue
+        ]
 
     expired = await services.db.write(work)
     for request in expired:
@@ -145,22 +150,10 @@ def _managed_request(conn: Connection, manager: User, request_id: str) -> UsageR
     request = UsageRequests(conn).get(request_id)
     if request is None:
         raise NotFound("usage request", request_id)
-    if not manager.is_manager or request.site_id not in Sites(conn).managed_by(manager.id):
-        raise NotAllowed("Only a manager of the request's site can decide it.")
+    require_manager(
+        conn, manager, request.site_id, "Only a manager of the request's site can decide it."
+    )
     return request
-
-
-def _save(
-    conn: Connection,
-    before: UsageRequest,
-    after: UsageRequest,
-    now: datetime,
-    actor_id: str | None,
-    action: str,
-) -> UsageRequest:
-    UsageRequests(conn).save(after)
-    audit_request(conn, at=now, actor_id=actor_id, action=action, before=before, after=after)
-    return after
 
 
 async def _decided(services: Services, work: Callable[[Connection], UsageRequest]) -> UsageRequest:
