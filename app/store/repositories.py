@@ -8,7 +8,6 @@ from datetime import time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import IntegrityError
 
 from app.domain.model import (
     Device,
@@ -155,19 +154,16 @@ class Devices:
         return [device_from_row(row) for row in self.conn.execute(query).mappings()]
 
     def add(self, device: Device) -> None:
-        try:
-            self.conn.execute(
-                t.devices.insert().values(
-                    id=device.id,
-                    name=device.name,
-                    site_id=device.site_id,
-                    in_service=device.in_service,
-                    max_power_w=device.max_power_w,
-                    public_key=device.public_key,
-                )
+        self.conn.execute(
+            t.devices.insert().values(
+                id=device.id,
+                name=device.name,
+                site_id=device.site_id,
+                in_service=device.in_service,
+                max_power_w=device.max_power_w,
+                public_key=device.public_key,
             )
-        except IntegrityError as err:
-            raise KeyError(device.id) from err
+        )
 
     def set_public_key(self, device_id: str, public_key: bytes) -> None:
         self.conn.execute(
