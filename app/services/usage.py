@@ -19,7 +19,7 @@ from app.services.container import Services
 from app.services.errors import NotAllowed, NotFound
 from app.services.permits import revoke_in_transaction
 from app.services.publishing import publish
-from app.store.booking import insert_permit, insert_request, load_context
+from app.store.booking import load_context
 from app.store.errors import SlotOverlap
 from app.store.permits import Permits
 from app.store.repositories import Devices
@@ -60,13 +60,13 @@ async def request_usage(
             reasons=decision.reasons,
         )
         try:
-            request = replace(request, id=insert_request(conn, request))
+            request = replace(request, id=UsageRequests(conn).add(request))
         except SlotOverlap:
             return Asked(Decision(Outcome.REJECTED, (SLOT_TAKEN,)), None)
         permit = None
         if decision.approved:
             permit = services.signer.issue(request, device, now)
-            insert_permit(conn, permit)
+            Permits(conn).add(permit)
             request = replace(request, permit_id=permit.id)
         audit_request(conn, at=now, actor_id=user.id, action="request", before=None, after=request)
         return Asked(decision, request, device, permit)
