@@ -4,9 +4,10 @@ A use case runs as one synchronous function inside one transaction. On SQLite th
 function runs right on the event loop: a transaction here takes well under a millisecond,
 and handing it to a thread cost more than the work itself. A writer thread competing for
 the GIL with a busy event loop made each transaction ~3x slower under load (measured with
-bench/request_usage.py). Running inline also makes the process its one writer, which is
-what SQLite supports (DESIGN.md). On PostgreSQL the same function runs through the async
-engine's `run_sync`, and the loop stays free while the server works.
+bench/request_usage.py). Writes go through one group-commit writer (group_commit.py),
+which makes the process SQLite's one writer (DESIGN.md) and moves only the commit's fsync
+off the loop. On PostgreSQL the same function runs through the async engine's `run_sync`,
+and the loop stays free while the server works.
 """
 
 import asyncio
@@ -18,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from app.store.group_commit import GroupCommit
 
 T = TypeVar("T")
 BEGIN_OPTION = "powerpermit_sqlite_begin"
@@ -76,8 +79,10 @@ class Database:
         self._sqlite = is_sqlite(self.url)
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
+        self._group_commit: GroupCommit | None = None
         if self._sqlite:
             self._engine = create_sync_engine(self.url)
+            self._group_commit = GroupCommit(self._engine, BEGIN_OPTION)
         else:
             self._async_engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
 
@@ -90,6 +95,9 @@ class Database:
         return self._async_engine.sync_engine
 
     async def write(self, work: Work[T]) -> T:
+        if self._group_commit is not None:
+            result: T = await self._group_commit.write(work)
+            return result
         return await self._run(work, "BEGIN IMMEDIATE")
 
     async def read(self, work: Work[T]) -> T:
@@ -125,6 +133,8 @@ class Database:
                 return work(connection)
 
     async def dispose(self) -> None:
+        if self._group_commit is not None:
+            await self._group_commit.drained()
         if self._async_engine is not None:
             await self._async_engine.dispose()
         if self._engine is not None:
