@@ -89,8 +89,8 @@ def _utc(epoch: int) -> datetime:
 def load_context(
     conn: Connection, user: User, device_id: str, slot: Slot, now: datetime
 ) -> BookingContext:
-    row = _CONTEXT(conn, device_id=device_id, user_id=user.id).first()
-    open_requests = _OPEN(conn, user_id=user.id, now=_epoch(now)).scalar_one()
+    row = _CONTEXT.first(conn, device_id=device_id, user_id=user.id)
+    open_requests = _OPEN.scalar(conn, user_id=user.id, now=_epoch(now))
     if row is None:
         return BookingContext(None, None, [], open_requests)
     taken = taken_slots(conn, device_id, slot)
@@ -119,7 +119,7 @@ def load_context(
 
 def taken_slots(conn: Connection, device_id: str, slot: Slot) -> list[Slot]:
     """Slot-holding requests on the device that overlap `slot`."""
-    rows = _TAKEN(
+    rows = _TAKEN.rows(
         conn, device_id=device_id, starts_at=_epoch(slot.starts_at), ends_at=_epoch(slot.ends_at)
     )
     return [Slot(_utc(starts), _utc(ends)) for starts, ends in rows]
@@ -127,7 +127,7 @@ def taken_slots(conn: Connection, device_id: str, slot: Slot) -> list[Slot]:
 
 def insert_request(conn: Connection, request: UsageRequest) -> str:
     try:
-        new_id = _INSERT_REQUEST(
+        new_id = _INSERT_REQUEST.scalar(
             conn,
             user_id=request.user_id,
             device_id=request.device_id,
@@ -140,14 +140,14 @@ def insert_request(conn: Connection, request: UsageRequest) -> str:
             decided_by=request.decided_by,
             note=request.note,
             energy_wh=request.energy_wh,
-        ).scalar_one()
+        )
     except sa.exc.IntegrityError as err:
         raise SlotOverlap(request.device_id) from err
     return str(new_id)
 
 
 def insert_permit(conn: Connection, permit: Permit) -> None:
-    _INSERT_PERMIT(
+    _INSERT_PERMIT.run(
         conn,
         id=permit.id,
         request_id=int(permit.request_id),
@@ -167,7 +167,7 @@ def insert_audit(
     conn: Connection, *, at: datetime, actor_id: str | None, action: str, entity: str,
     entity_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None,
 ) -> None:  # fmt: skip
-    _INSERT_AUDIT(
+    _INSERT_AUDIT.run(
         conn,
         at=_epoch(at),
         actor_id=actor_id,
