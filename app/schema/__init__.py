@@ -4,10 +4,11 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import MaskErrors
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.types import ExecutionContext
 
+from app.schema.document_cache import DocumentCache, Documents
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
 from app.schema.scalars import AwareDateTime
@@ -21,9 +22,10 @@ def _unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-# Built once: the validation cache keys on the rule classes, so a rule class made per
-# request (as QueryDepthLimiter does) would make every lookup miss.
+# Built once: a rule class made per request (as QueryDepthLimiter does) would be a new
+# validation rule every time.
 MAX_DEPTH_RULE = create_validator(max_depth=10, should_ignore=None)
+DOCUMENTS = Documents(maxsize=256)
 
 
 class Schema(strawberry.Schema):
@@ -41,9 +43,7 @@ schema = Schema(
     subscription=Subscription,
     scalar_overrides={datetime: AwareDateTime},
     extensions=[
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        lambda: AddValidationRules([MAX_DEPTH_RULE]),
+        lambda: DocumentCache(DOCUMENTS, (MAX_DEPTH_RULE,)),
         lambda: MaskErrors(should_mask_error=_unexpected),
     ],
 )
