@@ -131,11 +131,7 @@ class Mutation:
         if asked.request is None:
             return RequestDenied(reasons=[Reason.from_domain(r) for r in asked.decision.reasons])
         # The answer usually selects the device and permit: hand them over, no extra reads.
-        if asked.device is not None:
-            info.context.device_loader.prime(asked.device.id, asked.device)
-        if asked.permit is not None:
-            info.context.permit_loader.prime(asked.permit.id, asked.permit)
-        return request_type(asked.request)
+        return UsageRequest.from_domain(asked.request, asked.device, asked.permit)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def approve_usage_request(
@@ -169,7 +165,7 @@ class Mutation:
         if isinstance(result, FAILURES):
             return result
         permit, request = result
-        return RevokedPermit(permit=Permit(_permit=permit), usage_request=request_type(request))
+        return RevokedPermit(permit=Permit.from_domain(permit), usage_request=request_type(request))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def register_device(
@@ -182,7 +178,7 @@ class Mutation:
             ),
             input.site_id,
         )
-        return result if isinstance(result, FAILURES) else Device(_device=result)
+        return result if isinstance(result, FAILURES) else Device.from_domain(result)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -66,12 +66,14 @@ class Query:
     async def devices(self, info: Info[Context, None]) -> list[Device]:
         user = info.context.user
         assert user is not None
-        return [Device(_device=d) for d in await devices.list_devices(info.context.services, user)]
+        return [
+            Device.from_domain(d) for d in await devices.list_devices(info.context.services, user)
+        ]
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def device(self, info: Info[Context, None], id: strawberry.ID) -> Device | None:
         found = await info.context.device_loader.load(str(id))
-        return Device(_device=found) if found else None
+        return Device.from_domain(found) if found else None
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def usage_requests(
