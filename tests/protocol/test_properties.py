@@ -1,5 +1,6 @@
 """Round trips and the time window, as properties over generated claims and instants."""
 
+import base45
 import cbor2
 import pytest
 from hypothesis import given, settings
@@ -46,6 +47,11 @@ def test_text_form_round_trips_any_bytes(data: bytes) -> None:
 
 
 @PROPERTY
+@given(st.binary(max_size=MAX_PERMIT_SIZE))
+def test_text_form_is_rfc_9285_base45_as_the_reference_package_writes_it(data: bytes) -> None:
+    assert to_text(data) == "PP1:" + base45.b45encode(data).decode("ascii")
+
+
 @given(claims_strategy())
 def test_text_form_of_a_permit_reads_back(claims: PermitClaims) -> None:
     data = encode_permit(claims, forge.SERVER_KEY)
