@@ -112,7 +112,7 @@ usage_requests = sa.Table(
     sa.Column("note", sa.String(500), nullable=True),
     sa.Column("energy_wh", sa.Float, nullable=True),
     sa.Index("ix_usage_requests_device_window", "device_id", "starts_at", "ends_at"),
-    sa.Index("ix_usage_requests_user_status", "user_id", "status"),
+    sa.Index("ix_usage_requests_user_open", "user_id", "status", "ends_at"),
     sa.Index("ix_usage_requests_site_status", "site_id", "status"),
 )
 
