@@ -1,0 +1,121 @@
+"""Nothing approved is ever lost: kill the server in the middle of a burst of approvals.
+
+Every answer that reached a driver as APPROVED, with its permit, must still be in the
+store after a SIGKILL: the phone may already hold that permit. Concurrent approvals
+share commits on SQLite (group commit), so this checks that no answer leaves before
+its commit is durable. (A power cut is stronger than SIGKILL; synchronous=FULL is what
+covers it, and that cannot be tested from here.)
+"""
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from app.domain.model import Device, Policy, Role, Site, User
+from app.services.accounts import store_token
+from app.store import tables as t
+from app.store.database import create_sync_engine
+from app.store.repositories import Devices, Sites, Users
+from tests.http.live import REQUEST_USAGE, ServerProcess, free_port, prepare, server_env
+
+WORKERS = 12
+DEVICES = 24
+
+
+def add_busy_site(data_dir: Path) -> list[str]:
+    """A site with many chargers and drivers and no practical open-request limit."""
+    engine = create_sync_engine(server_env(data_dir)["DATABASE_URL"])
+    tokens = []
+    with engine.begin() as conn:
+        policy = Policy(booking_horizon=timedelta(days=365), max_open_requests=10**6)
+        Sites(conn).add(Site("busy", "Busy", "UTC", policy))
+        for i in range(DEVICES):
+            Devices(conn).add(Device(f"busy-{i}", f"Busy {i}", "busy"))
+        for i in range(WORKERS):
+            Users(conn).add(User(f"busy-u{i}", f"busy-u{i}", f"Busy driver {i}", Role.USER))
+            Sites(conn).add_person("busy", f"busy-u{i}", t.site_members)
+            token = f"pp_busy_{i}_{os.urandom(8).hex()}"
+            store_token(conn, f"busy-u{i}", token, "test", datetime.now(UTC))
+            tokens.append(token)
+    engine.dispose()
+    return tokens
+
+
+def stored_approvals(data_dir: Path) -> dict[str, str | None]:
+    engine = create_sync_engine(server_env(data_dir)["DATABASE_URL"])
+    r, p = t.usage_requests, t.permits
+    query = (
+        sa.select(r.c.id, r.c.status, p.c.id.label("permit_id"))
+        .outerjoin(p, p.c.request_id == r.c.id)
+        .where(r.c.site_id == "busy")
+    )
+    with engine.connect() as conn:
+        rows = {
+            str(row.id): row.permit_id for row in conn.execute(query) if row.status == "APPROVED"
+        }
+    engine.dispose()
+    return rows
+
+
+async def test_every_approval_a_driver_received_survives_a_sigkill(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    tokens = add_busy_site(tmp_path)
+    server = ServerProcess(tmp_path, free_port(), tmp_path / "server.log")
+    server.start()
+    base = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    received: dict[str, str] = {}  # request id -> permit id, as the drivers saw them
+    stop = asyncio.Event()
+
+    async def driver(n: int, client: httpx.AsyncClient) -> None:
+        headers = {"Authorization": f"Bearer {tokens[n]}"}
+        for k in range(10_000):
+            if stop.is_set():
+                return
+            slot = n * 10_000 + k  # each ask its own slot: every one is approved
+            variables = {
+                "input": {
+                    "deviceId": f"busy-{slot % DEVICES}",
+                    "startsAt": (base + timedelta(minutes=30) * (slot // DEVICES)).isoformat(),
+                    "durationMinutes": 30,
+                }
+            }
+            try:
+                response = await client.post(
+                    server.url("/graphql"),
+                    json={"query": REQUEST_USAGE, "variables": variables},
+                    headers=headers,
+                )
+            except httpx.TransportError:
+                return  # the server is gone; whatever it did not answer is not ours
+            answer: Any = response.json()["data"]["requestUsage"]
+            assert answer["status"] == "APPROVED", answer
+            received[answer["id"]] = answer["permit"]["id"]
+
+    async def kill_when_busy() -> None:
+        while len(received) < 150:
+            await asyncio.sleep(0.01)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=10)
+        stop.set()
+
+    try:
+        limits = httpx.Limits(max_connections=WORKERS)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            await asyncio.wait_for(
+                asyncio.gather(kill_when_busy(), *(driver(n, client) for n in range(WORKERS))),
+                timeout=120,
+            )
+    finally:
+        server.stop()
+
+    stored = stored_approvals(tmp_path)
+    lost = {rid: pid for rid, pid in received.items() if stored.get(rid) != pid}
+    assert len(received) >= 150
+    assert not lost, f"{len(lost)} of {len(received)} approvals the drivers hold are gone"
