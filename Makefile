@@ -30,6 +30,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/verify_permit.py
 	$(BIN)/python bench/request_usage.py
+	$(BIN)/python bench/cost_breakdown.py
 
 clean:
 	rm -rf $(VENV) var
