@@ -44,11 +44,16 @@ class Documents:
 
 
 class DocumentCache(SchemaExtension):
-    """Parse and validate each distinct query text once, with our extra rules added."""
+    """Parse and validate each distinct query text once, with our extra rules added.
+
+    Made anew for every request (the schema takes a factory), so it can hold on to the
+    entry its parse step found for its validate step.
+    """
 
     def __init__(self, documents: Documents, extra_rules: tuple[type[ASTValidationRule], ...]):
         self.documents = documents
         self.extra_rules = extra_rules
+        self._known: _Known | None = None
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -63,11 +68,12 @@ class DocumentCache(SchemaExtension):
             if known is None:  # a syntax error raises here and is never remembered
                 known = self.documents.add(query, parse(query, **context.parse_options))
             context.graphql_document = known.document
+            self._known = known
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        known = self.documents.get(context.query) if context.query is not None else None
+        known = self._known
         if known is not None and context.graphql_document is known.document:
             if known.errors is None:
                 known.errors = validate_document(

@@ -96,8 +96,7 @@ class Database:
 
     async def write(self, work: Work[T]) -> T:
         if self._group_commit is not None:
-            result: T = await self._group_commit.write(work)
-            return result
+            return await self._group_commit.write(work)
         return await self._run(work, "BEGIN IMMEDIATE")
 
     async def read(self, work: Work[T]) -> T:

@@ -16,6 +16,7 @@ caller in the batch gets that error and nothing of the batch is stored.
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,7 +29,7 @@ MAX_BATCH = 64  # bounds how long the last transaction of a batch waits for its 
 
 @dataclass
 class _Waiting:
-    work: Any  # Work[T]: a function of a Connection
+    work: Callable[[Connection], Any]
     settled: "asyncio.Future[Any]"
 
 
@@ -39,13 +40,14 @@ class GroupCommit:
         self._line: deque[_Waiting] = deque()
         self._writer: asyncio.Task[None] | None = None
 
-    async def write(self, work: Any) -> Any:
+    async def write(self, work: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(work, loop.create_future())
         self._line.append(waiting)
         if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
             self._writer = loop.create_task(self._drain())
-        return await waiting.settled
+        result: T = await waiting.settled
+        return result
 
     async def drained(self) -> None:
         """Wait until every transaction handed in so far is committed (for shutdown)."""
@@ -73,7 +75,7 @@ class GroupCommit:
             _settle(waiting.settled, result, error)
 
 
-def _attempt(conn: Connection, work: Any) -> tuple[Any, Exception | None]:
+def _attempt(conn: Connection, work: Callable[[Connection], Any]) -> tuple[Any, Exception | None]:
     """One caller's transaction inside the batch, undone alone if it raises."""
     raw = conn.connection.dbapi_connection
     assert raw is not None

@@ -22,10 +22,9 @@ from sqlalchemy.sql import Executable
 class Prepared:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        columns = getattr(statement, "selected_columns", None)
-        if columns is None:
-            columns = getattr(statement, "_returning", ()) or ()
-        self._row = namedtuple("Row", [c.name for c in columns]) if columns else None  # type: ignore[misc]
+        # A SELECT's columns, or an INSERT's RETURNING columns (none without RETURNING).
+        names = list(statement.exported_columns.keys())  # type: ignore[attr-defined]
+        self._row = namedtuple("Row", names) if names else None  # type: ignore[misc]
         self._compiled: dict[str, tuple[str, Sequence[str]]] = {}
 
     def rows(self, conn: Connection, **params: Any) -> list[Any]:
