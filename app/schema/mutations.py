@@ -23,7 +23,7 @@ from app.schema.errors import (
     attempt,
 )
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Device, Me, Permit, Reason, UsageRequest, request_type
+from app.schema.types import Device, Me, Permit, Reason, UsageRequest
 from app.services import accounts, devices, permits, receipts, usage
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
@@ -98,7 +98,7 @@ async def _decide(
     call: Callable[[], Awaitable[model.UsageRequest]], request_id: str
 ) -> UsageRequest | Failure:
     result = await attempt(call, request_id)
-    return result if isinstance(result, FAILURES) else request_type(result)
+    return result if isinstance(result, FAILURES) else UsageRequest.from_domain(result)
 
 
 @strawberry.type
@@ -165,7 +165,9 @@ class Mutation:
         if isinstance(result, FAILURES):
             return result
         permit, request = result
-        return RevokedPermit(permit=Permit.from_domain(permit), usage_request=request_type(request))
+        return RevokedPermit(
+            permit=Permit.from_domain(permit), usage_request=UsageRequest.from_domain(request)
+        )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def register_device(

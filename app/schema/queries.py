@@ -8,7 +8,7 @@ from strawberry.types import Info
 
 from app.schema.context import Context
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Device, Me, RequestStatus, UsageRequest, request_type
+from app.schema.types import Device, Me, RequestStatus, UsageRequest
 from app.services import devices, permits, queries
 from app.services.errors import NotFound as NotFoundError
 from device.protocol.keys import b64url
@@ -95,7 +95,7 @@ class Query:
             after_id=decode_cursor(after) if after else None,
         )
         edges = [
-            UsageRequestEdge(cursor=encode_cursor(r.id), node=request_type(r))
+            UsageRequestEdge(cursor=encode_cursor(r.id), node=UsageRequest.from_domain(r))
             for r in page.requests
         ]
         end = edges[-1].cursor if edges else None
@@ -110,7 +110,7 @@ class Query:
         user = info.context.user
         assert user is not None
         found = await queries.get_request(info.context.services, user, str(id))
-        return request_type(found) if found else None
+        return UsageRequest.from_domain(found) if found else None
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def revocation_list(

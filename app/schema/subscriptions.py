@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from app.schema.context import Context
 from app.schema.permissions import IsAuthenticated, IsManager
-from app.schema.types import UsageRequest, request_type
+from app.schema.types import UsageRequest
 from app.services import queries
 
 
@@ -28,14 +28,14 @@ class Subscription:
         assert user is not None
         async with services.bus.subscribe([f"request:{id}"]) as events:
             current = await queries.get_request(services, user, str(id))
-            yield request_type(current) if current else None
+            yield UsageRequest.from_domain(current) if current else None
             if current is None:
                 return
             while True:
                 await events.get()
                 current = await queries.get_request(services, user, str(id))
                 if current is not None:
-                    yield request_type(current)
+                    yield UsageRequest.from_domain(current)
 
     @strawberry.subscription(
         permission_classes=[IsManager],
@@ -52,4 +52,4 @@ class Subscription:
                     continue
                 request = await queries.get_request(services, user, event.request_id)
                 if request is not None and request.status.value == "NEEDS_MANAGER":
-                    yield request_type(request)
+                    yield UsageRequest.from_domain(request)
