@@ -36,14 +36,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.domain.model import Device, Policy, Role, Site, User  # noqa: E402
-from app.services.accounts import store_token  # noqa: E402
-from app.store import tables as t  # noqa: E402
+from app.services.demo import add_busy_site  # noqa: E402
 from app.store.database import create_sync_engine  # noqa: E402
-from app.store.repositories import Devices, Sites, Users  # noqa: E402
 
 TARGET = 0.50
-SITE = "bench-site"
+SITE = "bench"
 SLOT = timedelta(minutes=30)
 TRIVIAL = json.dumps({"query": "{ __typename }"}).encode()
 MUTATION = """mutation Ask($input: RequestUsageInput!) { requestUsage(input: $input) {
@@ -127,25 +124,13 @@ def cli(data_dir: Path, *args: str) -> str:
 
 
 def add_bench_site(data_dir: Path, devices: int, drivers: int) -> Bench:
-    """A site where only the overlap rule could refuse: open-request limit out of reach."""
     now = datetime.now(UTC)
     engine = create_sync_engine(env_for(data_dir)["DATABASE_URL"])
-    tokens = []
     with engine.begin() as conn:
-        policy = Policy(booking_horizon=timedelta(days=365), max_open_requests=10**9)
-        Sites(conn).add(Site(SITE, "Bench", "UTC", policy))
-        for i in range(devices):
-            Devices(conn).add(Device(f"b-{i}", f"Bench {i}", SITE))
-        for i in range(drivers):
-            user = User(f"bu-{i}", f"bu-{i}", f"Bench driver {i}", Role.USER)
-            Users(conn).add(user)
-            Sites(conn).add_person(SITE, user.id, t.site_members)
-            token = f"pp_bench_{i}_{os.urandom(12).hex()}"
-            store_token(conn, user.id, token, "bench", now)
-            tokens.append(token)
+        device_ids, tokens = add_busy_site(conn, SITE, devices=devices, drivers=drivers, now=now)
     engine.dispose()
     base = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    return Bench(tokens, [f"b-{i}" for i in range(devices)], base)
+    return Bench(tokens, device_ids, base)
 
 
 class Server:

@@ -7,7 +7,7 @@ committed) so a second run prints the same credentials and adds nothing.
 import json
 import os
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +78,25 @@ def _seed(conn: Connection, credentials: dict[str, dict[str, str]], now: datetim
     for device in DEVICES:
         if devices.get(device.id) is None:
             devices.add(device)
+
+
+def add_busy_site(
+    conn: Connection, site_id: str, *, devices: int, drivers: int, now: datetime
+) -> tuple[list[str], list[str]]:
+    """A site for load benches and crash tests: many chargers, many drivers, a year's
+    horizon and no practical open-request limit, so only the overlap rule can refuse.
+    Returns the device ids and one API token per driver."""
+    policy = Policy(booking_horizon=timedelta(days=365), max_open_requests=10**9)
+    Sites(conn).add(Site(site_id, site_id.title(), "UTC", policy))
+    device_ids = [f"{site_id}-{i}" for i in range(devices)]
+    for device_id in device_ids:
+        Devices(conn).add(Device(device_id, device_id, site_id))
+    tokens = []
+    for i in range(drivers):
+        user = User(f"{site_id}-u{i}", f"{site_id}-u{i}", f"Driver {i}", Role.USER)
+        Users(conn).add(user)
+        Sites(conn).add_person(site_id, user.id, t.site_members)
+        token = f"pp_{site_id}_{i}_{secrets.token_urlsafe(12)}"
+        store_token(conn, user.id, token, "load", now)
+        tokens.append(token)
+    return device_ids, tokens

@@ -8,7 +8,6 @@ covers it, and that cannot be tested from here.)
 """
 
 import asyncio
-import os
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,34 +16,21 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from app.domain.model import Device, Policy, Role, Site, User
-from app.services.accounts import store_token
+from app.services.demo import add_busy_site
 from app.store import tables as t
 from app.store.database import create_sync_engine
-from app.store.repositories import Devices, Sites, Users
 from tests.http.live import REQUEST_USAGE, ServerProcess, free_port, prepare, server_env
 
 WORKERS = 12
 DEVICES = 24
 
 
-def add_busy_site(data_dir: Path) -> list[str]:
-    """A site with many chargers and drivers and no practical open-request limit."""
+def busy_site(data_dir: Path) -> tuple[list[str], list[str]]:
     engine = create_sync_engine(server_env(data_dir)["DATABASE_URL"])
-    tokens = []
     with engine.begin() as conn:
-        policy = Policy(booking_horizon=timedelta(days=365), max_open_requests=10**6)
-        Sites(conn).add(Site("busy", "Busy", "UTC", policy))
-        for i in range(DEVICES):
-            Devices(conn).add(Device(f"busy-{i}", f"Busy {i}", "busy"))
-        for i in range(WORKERS):
-            Users(conn).add(User(f"busy-u{i}", f"busy-u{i}", f"Busy driver {i}", Role.USER))
-            Sites(conn).add_person("busy", f"busy-u{i}", t.site_members)
-            token = f"pp_busy_{i}_{os.urandom(8).hex()}"
-            store_token(conn, f"busy-u{i}", token, "test", datetime.now(UTC))
-            tokens.append(token)
+        found = add_busy_site(conn, "busy", devices=DEVICES, drivers=WORKERS, now=datetime.now(UTC))
     engine.dispose()
-    return tokens
+    return found
 
 
 def stored_approvals(data_dir: Path) -> dict[str, str | None]:
@@ -65,7 +51,7 @@ def stored_approvals(data_dir: Path) -> dict[str, str | None]:
 
 async def test_every_approval_a_driver_received_survives_a_sigkill(tmp_path: Path) -> None:
     prepare(tmp_path)
-    tokens = add_busy_site(tmp_path)
+    devices, tokens = busy_site(tmp_path)
     server = ServerProcess(tmp_path, free_port(), tmp_path / "server.log")
     server.start()
     base = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
@@ -80,7 +66,7 @@ async def test_every_approval_a_driver_received_survives_a_sigkill(tmp_path: Pat
             slot = n * 10_000 + k  # each ask its own slot: every one is approved
             variables = {
                 "input": {
-                    "deviceId": f"busy-{slot % DEVICES}",
+                    "deviceId": devices[slot % DEVICES],
                     "startsAt": (base + timedelta(minutes=30) * (slot // DEVICES)).isoformat(),
                     "durationMinutes": 30,
                 }
