@@ -1,7 +1,7 @@
 """Entities of a charging site: users, sites with their policy, devices, usage requests."""
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 
 from app.domain.errors import InvalidTransition
@@ -21,6 +21,11 @@ class Status(StrEnum):
     EXPIRED = "EXPIRED"
     COMPLETED = "COMPLETED"
 
+
+# Windows lie well inside what datetime can represent, so converting one to any time zone
+# (opening hours, epoch seconds, ISO text) cannot overflow.
+CALENDAR_START = datetime(1970, 1, 1, tzinfo=UTC)
+CALENDAR_END = datetime(9999, 1, 1, tzinfo=UTC)
 
 # Statuses that hold a slot on the device: no two of them may overlap.
 SLOT_HOLDING = frozenset({Status.NEEDS_MANAGER, Status.APPROVED})
@@ -75,9 +80,6 @@ class Site:
     manager_ids: frozenset[str] = frozenset()
     member_ids: frozenset[str] = frozenset()
 
-    def is_managed_by(self, user: User) -> bool:
-        return user.is_manager and user.id in self.manager_ids
-
     def admits(self, user: User) -> bool:
         return user.id in self.member_ids or user.id in self.manager_ids
 
@@ -96,6 +98,19 @@ class Device:
 class Slot:
     starts_at: datetime
     ends_at: datetime
+
+    @classmethod
+    def starting(cls, starts_at: datetime, duration: timedelta) -> "Slot | None":
+        """[starts_at, starts_at + duration), or None when it leaves the bookable calendar:
+        no such window can be booked, or even compared in every time zone."""
+        try:
+            ends_at = starts_at + duration
+        except OverflowError:  # past year 9999 or before year 1
+            return None
+        earliest, latest = min(starts_at, ends_at), max(starts_at, ends_at)
+        if earliest < CALENDAR_START or latest > CALENDAR_END:
+            return None
+        return cls(starts_at, ends_at)
 
     def overlaps(self, other: "Slot") -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at

@@ -13,6 +13,10 @@ from zoneinfo import ZoneInfo
 
 from app.domain.model import Device, Reason, Site, Slot, User
 
+# The shortest slot anyone may book, and the least time a permit leaves to use it. It also
+# bounds how many permits one device can have issued in any stretch of time.
+MIN_DURATION = timedelta(minutes=15)
+
 
 class Outcome(StrEnum):
     APPROVED = "APPROVED"
@@ -85,6 +89,9 @@ class ValidDuration:
     def check(self, c: Candidate) -> Failure | None:
         if c.slot.duration <= timedelta(0):
             return _reject(self.code, "The duration must be positive.")
+        if c.slot.duration < MIN_DURATION:
+            minutes = MIN_DURATION // timedelta(minutes=1)
+            return _reject("duration_too_short", f"Slots last at least {minutes} minutes.")
         if c.site is not None and c.slot.duration > c.site.policy.max_duration:
             hours = c.site.policy.max_duration / timedelta(hours=1)
             return _reject("duration_too_long", f"Slots are limited to {hours:g} h here.")
@@ -98,6 +105,25 @@ class StartNotInPast:
         grace = c.site.policy.start_grace if c.site else timedelta(0)
         if c.slot.starts_at < c.now - grace:
             return _reject(self.code, "The start time has already passed.")
+        return None
+
+
+class TimeLeftToUse:
+    """A start inside the grace period eats into the window: what is left after `now` must
+    still be a usable slot, or the permit would be issued spent (or nearly so)."""
+
+    code = "too_little_time_left"
+
+    def check(self, c: Candidate) -> Failure | None:
+        if c.slot.duration < MIN_DURATION:
+            return None  # ValidDuration already says why
+        left = c.slot.ends_at - max(c.slot.starts_at, c.now)
+        if left < MIN_DURATION:
+            minutes = MIN_DURATION // timedelta(minutes=1)
+            return _reject(
+                self.code,
+                f"Less than {minutes} minutes of that slot would be left; choose a later start.",
+            )
         return None
 
 
@@ -164,11 +190,19 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     UserAdmitted(),
     ValidDuration(),
     StartNotInPast(),
+    TimeLeftToUse(),
     WithinHorizon(),
     WithinOpeningHours(),
     SlotFree(),
     OpenRequestLimit(),
     AutomaticApprovalLimit(),
+)
+
+
+# For an ask whose window cannot even be computed (Slot.starting gave None).
+OFF_THE_CALENDAR = Decision(
+    Outcome.REJECTED,
+    (Reason("start_out_of_range", "That start time and duration lie outside the calendar."),),
 )
 
 

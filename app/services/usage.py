@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from app.domain.errors import InvalidTransition
 from app.domain.model import Device, Permit, Reason, Slot, Status, UsageRequest, User
-from app.domain.rules import Candidate, Decision, Outcome, evaluate
+from app.domain.rules import OFF_THE_CALENDAR, Candidate, Decision, Outcome, evaluate
 from app.services.access import require_manager
 from app.services.audit import audit_request, save_request
 from app.services.container import Services
@@ -40,7 +40,9 @@ async def request_usage(
     services: Services, user: User, device_id: str, starts_at: datetime, duration: timedelta
 ) -> Asked:
     now = services.clock()
-    slot = Slot(starts_at, starts_at + duration)
+    slot = Slot.starting(starts_at, duration)
+    if slot is None:
+        return Asked(OFF_THE_CALENDAR, None)
 
     def work(conn: Connection) -> Asked:
         found = load_context(conn, user, device_id, slot, now)
