@@ -49,9 +49,26 @@ def commission_device(settings: Settings) -> Path:
             text=True,
         )
         public_key_file.write_text(json.loads(init.stdout)["public_key"])
-    public_key = public_key_file.read_text().strip()
+    # A fresh proof that the charger holds its key, as a technician would bring it.
+    proved = subprocess.run(
+        [_tool("powerpermit-device"), "prove", "--state", str(state)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    registration = json.loads(proved.stdout)
     manager = User("m1", "manager", "Mia Manager", Role.MANAGER)
-    asyncio.run(register_device(services, manager, DEMO_DEVICE, "Bay 1", "site-1", public_key))
+    asyncio.run(
+        register_device(
+            services,
+            manager,
+            DEMO_DEVICE,
+            "Bay 1",
+            "site-1",
+            registration["public_key"],
+            registration["proof"],
+        )
+    )
     services.db.engine.dispose()
     return state
 

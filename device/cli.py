@@ -1,4 +1,4 @@
-"""`powerpermit-device`: init, verify, run and scan. Every command prints one JSON line."""
+"""`powerpermit-device`: init, prove, verify, run and scan. Every command prints one JSON line."""
 
 import argparse
 import json
@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from device.clock import RealClock, parse_iso
-from device.config import StateError, init_state, load_config, read_trust_source
-from device.link import DEFAULT_ORIGIN, DEFAULT_PORT
+from device.config import (
+    DeviceConfig,
+    StateError,
+    init_state,
+    load_config,
+    read_trust_source,
+)
+from device.link import DEFAULT_PORT
 from device.protocol.errors import ProtocolError
 from device.protocol.keys import b64url, raw_public
+from device.protocol.possession import prove_possession
 from device.runtime import Charger, session_from_stored
 from device.service import run, running_url, state_lock
 from device.state import Store
@@ -42,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--trust", required=True, help="JWK Set file or URL (permit-keys)")
     init.set_defaults(handler=_init)
 
+    prove = commands.add_parser("prove", help="a fresh proof that the device holds its key")
+    prove.add_argument("--state", type=Path, required=True)
+    prove.set_defaults(handler=_prove)
+
     verify = commands.add_parser("verify", help="dry run: would the device accept PERMIT?")
     verify.add_argument("--state", type=Path, required=True)
     verify.add_argument("--at", help="ISO 8601 time standing in for the wall clock")
@@ -54,7 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--port", type=int, default=DEFAULT_PORT)
     run_cmd.add_argument("--clock", choices=("real", "sim"), default="real")
     run_cmd.add_argument("--speed", type=float, default=1.0, help="sim clock: seconds per second")
-    run_cmd.add_argument("--origin", default=DEFAULT_ORIGIN, help="server origin for CORS")
+    run_cmd.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="a web origin whose pages may use the link, besides device.json's (repeatable)",
+    )
+    run_cmd.add_argument(
+        "--link-host",
+        action="append",
+        default=[],
+        help="a host name the link answers to, besides IP literals and localhost (repeatable)",
+    )
     run_cmd.add_argument("--tick", type=float, default=0.5, help="real seconds between ticks")
     run_cmd.set_defaults(handler=_run)
 
@@ -72,9 +94,23 @@ def _print(data: dict[str, Any], stream: Any = None) -> None:
 def _init(args: argparse.Namespace) -> int:
     config = init_state(args.state, args.device_id, read_trust_source(args.trust))
     Store(config.db_path).close()
-    public_key = b64url(raw_public(config.key.public_key))
-    _print({"device_id": config.device_id, "public_key": public_key})
+    _print(_registration(config))
     return 0
+
+
+def _prove(args: argparse.Namespace) -> int:
+    _print(_registration(load_config(args.state)))
+    return 0
+
+
+def _registration(config: DeviceConfig) -> dict[str, Any]:
+    """What a manager hands to `registerDevice`: the public key and a proof of holding it."""
+    proof = prove_possession(config.device_id, config.key, int(time.time()))
+    return {
+        "device_id": config.device_id,
+        "public_key": b64url(raw_public(config.key.public_key)),
+        "proof": b64url(proof),
+    }
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -112,7 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         port=args.port,
         clock_kind=args.clock,
         speed=args.speed,
-        origin=args.origin,
+        origins=tuple(args.origin),
+        link_hosts=tuple(args.link_host),
         tick_s=args.tick,
     )
 
@@ -126,7 +163,7 @@ def _scan(args: argparse.Namespace) -> int:
         return _decided({"accepted": False, "reason": "malformed", "message": "no QR code found"})
     url = running_url(args.state)
     if url is not None:
-        return _decided(_post(url + "/link/permit", text.encode("utf-8")))
+        return _decided(_post(url + "/link/permit", json.dumps({"permit": text}).encode()))
     with state_lock(args.state):
         store = Store(config.db_path)
         try:
@@ -137,7 +174,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _post(url: str, body: bytes) -> dict[str, Any]:
-    request = urllib.request.Request(url, data=body, method="POST")
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             result: dict[str, Any] = json.loads(response.read())

@@ -12,11 +12,12 @@ from device.battery import Battery
 from device.clock import ManualClock
 from device.config import init_state, load_config
 from device.protocol import TrustList
-from device.protocol.keys import b64url, b64url_decode, raw_public
+from device.protocol.keys import b64url_decode
 from device.protocol.text import from_text
 from device.runtime import Charger
 from device.state import Store
 from tests.conftest import Clock, GraphQLClient
+from tests.schema.commissioning import registration
 from tests.schema.queries import GET_REQUEST, REVOKE
 from tests.schema.test_receipts_and_revocation import REGISTER, REVOCATIONS, SUBMIT
 from tests.schema.test_request_usage import ask
@@ -39,8 +40,7 @@ def charger(tmp_path: Path, services: Services, clock: Clock) -> Iterator[Charge
 
 
 async def commission(gql: GraphQLClient, charger: Charger, manager_token: str) -> None:
-    key = b64url(raw_public(charger.config.key.public_key))
-    body = await gql(REGISTER, {"key": key}, manager_token)
+    body = await gql(REGISTER, registration(charger.config.key), manager_token)
     assert body["data"]["registerDevice"]["__typename"] == "Device"
 
 

@@ -50,6 +50,10 @@ class RegisterDeviceInput:
     name: str
     site_id: strawberry.ID
     public_key: str = strawberry.field(description="base64url of the raw Ed25519 public key")
+    proof: str = strawberry.field(
+        description="base64url proof that the device holds the key, as printed by "
+        "`powerpermit-device init` or `powerpermit-device prove`"
+    )
 
 
 @strawberry.type
@@ -176,7 +180,13 @@ class Mutation:
         services, manager = info.context.services, _user(info)
         result = await attempt(
             lambda: devices.register_device(
-                services, manager, str(input.id), input.name, str(input.site_id), input.public_key
+                services,
+                manager,
+                str(input.id),
+                input.name,
+                str(input.site_id),
+                input.public_key,
+                input.proof,
             ),
             input.site_id,
         )

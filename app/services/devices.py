@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Device, Slot, User
@@ -13,9 +14,14 @@ from app.store.audit import AuditLog
 from app.store.repositories import Devices, Sites
 from app.store.requests import UsageRequests
 from device.protocol import ProtocolError
-from device.protocol.keys import b64url, b64url_decode, public_key_from_raw
+from device.protocol.errors import Malformed
+from device.protocol.keys import b64url, b64url_decode, public_key_from_raw, raw_public
+from device.protocol.possession import MAX_PROOF_SIZE, verify_possession
 
 MAX_AVAILABILITY_SPAN_S = 31 * 24 * 3600
+MAX_ID_LENGTH = 32  # the devices.id column
+MAX_NAME_LENGTH = 64  # shown on the charger list and in the driver app
+MAX_PROOF_TEXT = (MAX_PROOF_SIZE * 4 + 2) // 3  # base64url of the largest proof
 
 
 @dataclass(frozen=True)
@@ -60,17 +66,33 @@ async def availability(
 
 
 async def register_device(
-    services: Services, manager: User, device_id: str, name: str, site_id: str, public_key: str
+    services: Services,
+    manager: User,
+    device_id: str,
+    name: str,
+    site_id: str,
+    public_key: str,
+    proof: str,
 ) -> Device:
-    """Commission a device: a new one, or a known one of the manager's site getting its key."""
+    """Commission a device: a new one, or a known one of the manager's site getting its key.
+
+    The key comes with the device's proof that it holds the private half (see
+    device/protocol/possession.py): otherwise receipts signed by someone else's key, even
+    the server's own, would count as this device's word."""
     now = services.clock()
+    name = name.strip()
+    if not device_id or len(device_id) > MAX_ID_LENGTH:
+        raise Invalid(f"A device id is 1–{MAX_ID_LENGTH} characters.")
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise Invalid(f"A device name is 1–{MAX_NAME_LENGTH} printable characters.")
     try:
         raw_key = b64url_decode(public_key)
-        public_key_from_raw(raw_key)
+        key = public_key_from_raw(raw_key)
     except ProtocolError as err:
         raise Invalid("publicKey must be a base64url raw Ed25519 key (32 bytes).") from err
-    if not device_id or len(device_id) > 32 or not name.strip():
-        raise Invalid("A device needs an id of 1–32 characters and a name.")
+    if any(raw_public(own) == raw_key for own in services.signer.key_set()):
+        raise Invalid("That is the server's own permit key; a device needs a key of its own.")
+    _check_possession(proof, device_id, key, now)
 
     def work(conn: Connection) -> Device:
         if Sites(conn).get(site_id) is None:
@@ -83,7 +105,7 @@ async def register_device(
         if existing is not None and existing.site_id != site_id:
             raise NotAllowed("That device id belongs to another site.")
         if existing is None:
-            devices.add(Device(device_id, name.strip(), site_id, public_key=raw_key))
+            devices.add(Device(device_id, name, site_id, public_key=raw_key))
         else:
             devices.set_public_key(device_id, raw_key)
         AuditLog(conn).record(
@@ -102,3 +124,19 @@ async def register_device(
         return device
 
     return await services.db.write(work)
+
+
+def _check_possession(
+    proof: str, device_id: str, key: ed25519.Ed25519PublicKey, now: datetime
+) -> None:
+    fix = "run `powerpermit-device prove --state DIR` on the device for a fresh one"
+    try:
+        if len(proof) > MAX_PROOF_TEXT:
+            raise Malformed("proof too long")
+        verify_possession(
+            b64url_decode(proof), device_id=device_id, public_key=key, now=int(now.timestamp())
+        )
+    except ProtocolError as err:
+        raise Invalid(
+            f"The proof does not show that device {device_id} holds that key ({err}); {fix}."
+        ) from err

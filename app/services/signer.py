@@ -52,5 +52,9 @@ class PermitSigner:
         )
         return encode_revocation_list(revocations, self.key)
 
+    def key_set(self) -> TrustList:
+        """Every key the server signs with: one today, more while keys rotate."""
+        return TrustList([self.key.public_key])
+
     def jwks(self) -> dict[str, Any]:
-        return TrustList([self.key.public_key]).to_jwks()
+        return self.key_set().to_jwks()

@@ -6,16 +6,19 @@ from typing import Any
 from app.services.container import Services
 from app.store.audit import AuditLog
 from device.protocol import SigningKey, TrustList
-from device.protocol.keys import b64url, b64url_decode, raw_public
+from device.protocol.keys import b64url, b64url_decode
 from device.protocol.receipt import Receipt, encode_receipt
 from device.protocol.revocation import read_revocation_list
 from tests.conftest import Clock, GraphQLClient
+from tests.schema.commissioning import registration
 from tests.schema.queries import CANCEL, GET_REQUEST, REVOKE
 from tests.schema.test_request_usage import ask
 
 REGISTER = """
-mutation ($key: String!) {
-  registerDevice(input: {id: "ch-1", name: "Bay 1", siteId: "site-1", publicKey: $key}) {
+mutation ($key: String!, $proof: String!) {
+  registerDevice(
+    input: {id: "ch-1", name: "Bay 1", siteId: "site-1", publicKey: $key, proof: $proof}
+  ) {
     __typename ... on Device { id commissioned } ... on InvalidInput { message }
   }
 }
@@ -45,9 +48,7 @@ async def test_a_receipt_completes_its_request_once_and_forgeries_are_refused(
     gql: GraphQLClient, tokens: dict[str, str], clock: Clock
 ) -> None:
     device_key = SigningKey.generate()
-    registered = await gql(
-        REGISTER, {"key": b64url(raw_public(device_key.public_key))}, tokens["manager"]
-    )
+    registered = await gql(REGISTER, registration(device_key), tokens["manager"])
     assert registered["data"]["registerDevice"] == {
         "__typename": "Device",
         "id": "ch-1",
@@ -78,7 +79,7 @@ async def test_a_receipt_completes_its_request_once_and_forgeries_are_refused(
 async def test_registering_a_device_with_a_bad_key_is_an_input_error(
     gql: GraphQLClient, tokens: dict[str, str]
 ) -> None:
-    body = await gql(REGISTER, {"key": "not-a-key"}, tokens["manager"])
+    body = await gql(REGISTER, {"key": "not-a-key", "proof": ""}, tokens["manager"])
     assert body["data"]["registerDevice"]["__typename"] == "InvalidInput"
 
 

@@ -10,8 +10,8 @@ from app.services.accounts import store_token
 from app.services.container import Services
 from app.store.repositories import Sites, Users
 from device.protocol import SigningKey
-from device.protocol.keys import b64url, raw_public
 from tests.conftest import Clock, GraphQLClient, iso
+from tests.schema.commissioning import registration
 from tests.schema.queries import (
     APPROVE,
     CANCEL,
@@ -94,11 +94,11 @@ def operation(name: str, world: dict[str, Any], clock: Clock) -> tuple[str, dict
     if name == "revokePermit":
         return REVOKE, {"id": approved["permit"]["id"], "reason": "misuse"}
     if name == "registerDevice":
-        key = b64url(raw_public(SigningKey.generate().public_key))
         return (
-            'mutation ($key: String!) { registerDevice(input: {id: "ch-9", name: "Bay 9", '
-            'siteId: "site-1", publicKey: $key}) { __typename ... on NotAllowed { message } } }',
-            {"key": key},
+            "mutation ($key: String!, $proof: String!) { registerDevice(input: "
+            '{id: "ch-9", name: "Bay 9", siteId: "site-1", publicKey: $key, proof: $proof}) '
+            "{ __typename ... on NotAllowed { message } } }",
+            registration(SigningKey.generate(), "ch-9"),
         )
     if name == "requestUsage":
         start = clock.now + timedelta(days=2)
