@@ -9,6 +9,7 @@ from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.types import ExecutionContext
 
 from app.schema.document_cache import DocumentCache, Documents
+from app.schema.limits import OneLoginPerRequest
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
 from app.schema.scalars import AwareDateTime
@@ -43,7 +44,7 @@ schema = Schema(
     subscription=Subscription,
     scalar_overrides={datetime: AwareDateTime},
     extensions=[
-        lambda: DocumentCache(DOCUMENTS, (MAX_DEPTH_RULE,)),
+        lambda: DocumentCache(DOCUMENTS, (MAX_DEPTH_RULE, OneLoginPerRequest)),
         lambda: MaskErrors(should_mask_error=_unexpected),
     ],
 )

@@ -3,18 +3,35 @@
 strawberry's ValidationCache keys its LRU on the parsed document, and graphql-core 3.3's
 syntax tree is made of frozen dataclasses: every lookup hashed the whole tree again
 (~40 µs for the requestUsage mutation, more for bigger queries). Keyed by the text, one
-dict lookup finds both the document and its validation errors. Bounded, so unique query
-texts from a public endpoint cannot grow memory without limit.
+dict lookup finds both the document and its validation errors. Bounded in entries and in
+the size of each document, so unique query texts from a public endpoint cannot grow
+memory without limit (three 3.9 MB documents once kept 800 MB alive for good).
+
+Every document is measured (app/schema/limits.py) before it is validated or cached.
 """
 
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from app.schema.limits import check_cost, parse_bounded
+
+# Everyday operations are a few hundred characters, GraphiQL's introspection 1.6 KB; a
+# parsed document holds ~100 times its text in syntax nodes.
+MAX_CACHED_CHARS = 4 * 1024
 
 
 @dataclass
@@ -26,9 +43,13 @@ class _Known:
 class Documents:
     """The shared, bounded store behind every request's DocumentCache extension."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, max_chars: int = MAX_CACHED_CHARS) -> None:
         self.maxsize = maxsize
+        self.max_chars = max_chars
         self._known: OrderedDict[str, _Known] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._known)
 
     def get(self, query: str) -> _Known | None:
         known = self._known.get(query)
@@ -37,14 +58,16 @@ class Documents:
         return known
 
     def add(self, query: str, document: DocumentNode) -> _Known:
-        known = self._known[query] = _Known(document)
-        if len(self._known) > self.maxsize:
-            self._known.popitem(last=False)
+        known = _Known(document)
+        if len(query) <= self.max_chars:
+            self._known[query] = known
+            if len(self._known) > self.maxsize:
+                self._known.popitem(last=False)
         return known
 
 
 class DocumentCache(SchemaExtension):
-    """Parse and validate each distinct query text once, with our extra rules added.
+    """Parse, measure and validate each distinct query text once, with our rules added.
 
     Made anew for every request (the schema takes a factory), so it can hold on to the
     entry its parse step found for its validate step.
@@ -65,8 +88,8 @@ class DocumentCache(SchemaExtension):
         query = context.query
         if query is not None:
             known = self.documents.get(query)
-            if known is None:  # a syntax error raises here and is never remembered
-                known = self.documents.add(query, parse(query, **context.parse_options))
+            if known is None:
+                known = self._measured(query)
             context.graphql_document = known.document
             self._known = known
         yield
@@ -81,3 +104,28 @@ class DocumentCache(SchemaExtension):
                 )
             context.pre_execution_errors = known.errors
         yield
+
+    def _measured(self, query: str) -> _Known:
+        """A new text: parsed and measured, remembered only if it may be validated."""
+        try:
+            document = parse_bounded(query, dict(self.execution_context.parse_options))
+            refused = check_cost(document)
+        except GraphQLError as error:  # syntax errors, or too big to parse
+            refused = error
+        if refused is not None:
+            return self._refused(refused)
+        return self.documents.add(query, document)
+
+    def _refused(self, error: GraphQLError) -> _Known:
+        """Stands in for a refused document, so strawberry answers with the refusal as it
+        does with validation errors: over HTTP and over websockets alike (an exception
+        raised from on_parse ends a websocket operation with no error message at all)."""
+        name = self.execution_context.operation_name
+        placeholder = OperationDefinitionNode(
+            operation=OperationType.QUERY,  # allowed on every transport, never executed
+            name=NameNode(value=name) if name else None,
+            selection_set=SelectionSetNode(selections=(FieldNode(name=NameNode(value="x")),)),
+            variable_definitions=(),
+            directives=(),
+        )
+        return _Known(DocumentNode(definitions=(placeholder,)), [error])

@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -11,6 +13,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.schema import schema
 from app.schema.context import Context
+from app.schema.limits import MAX_BODY_BYTES
 from app.services.accounts import authenticate, token_from_header
 from app.services.container import Services
 
@@ -23,6 +26,21 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         )
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Bodies over MAX_BODY_BYTES are refused as soon as they are known to be: from
+        Content-Length, or once the bytes received pass the bound (chunked uploads)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, _bounded_messages(receive), send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await _body_too_large()(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, _bounded_body(receive), send)
+        except BodyTooLarge:
+            await _body_too_large()(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         user = None
@@ -59,6 +77,49 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if user is None:
             raise ConnectionRejectionError({"reason": "a valid bearer token is required"})
         context.user = user
+
+
+class BodyTooLarge(Exception):
+    """Raised from inside the body's reading; answered with 413."""
+
+
+def _bounded_body(receive: Receive) -> Receive:
+    received = 0
+
+    async def bounded() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise BodyTooLarge
+        return message
+
+    return bounded
+
+
+def _bounded_messages(receive: Receive) -> Receive:
+    """A websocket message as big as a refused HTTP body closes the socket (1009:
+    message too big) instead of reaching the JSON decoder."""
+
+    async def bounded() -> Message:
+        message = await receive()
+        if message["type"] == "websocket.receive":
+            size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+            if size > MAX_BODY_BYTES:
+                return {"type": "websocket.disconnect", "code": 1009}
+        return message
+
+    return bounded
+
+
+def _body_too_large() -> Response:
+    error = {
+        "message": f"The request body is over {MAX_BODY_BYTES} bytes.",
+        "extensions": {"code": "BODY_TOO_LARGE"},
+    }
+    # Connection: close, for the rest of the body was never read.
+    return JSONResponse({"errors": [error]}, status_code=413, headers={"Connection": "close"})
 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
