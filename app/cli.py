@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 
 from app.settings import Settings
+from app.store.database import DatabaseFileError
+from device.protocol.keys import KeyFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
+    try:
+        return _run(args, settings)
+    except (KeyFileError, DatabaseFileError) as err:
+        print(f"powerpermit: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         serve(settings, args.host, args.port)
     elif args.command == "migrate":

@@ -10,17 +10,13 @@ class Settings:
     data_dir: Path
     database_url: str
     issuer: str = "pp"
-    public_url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls) -> "Settings":
         data_dir = Path(os.environ.get("POWERPERMIT_DATA_DIR", "var")).resolve()
-        default_db = f"sqlite+aiosqlite:///{data_dir / 'powerpermit.db'}"
-        return cls(
-            data_dir=data_dir,
-            database_url=os.environ.get("DATABASE_URL", default_db),
-            public_url=os.environ.get("POWERPERMIT_PUBLIC_URL", "http://127.0.0.1:8000"),
-        )
+        # SQLite runs on the stdlib driver (app/store/database.py), whatever the URL names.
+        default_db = f"sqlite:///{data_dir / 'powerpermit.db'}"
+        return cls(data_dir=data_dir, database_url=os.environ.get("DATABASE_URL", default_db))
 
     @property
     def signing_key_path(self) -> Path:

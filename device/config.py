@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.protocol.errors import Malformed
-from device.protocol.keys import SigningKey, TrustList
+from device.protocol.keys import KeyFileError, SigningKey, TrustList
 from device.protocol.permit import DEFAULT_SKEW_S
 
 DEFAULT_MAX_POWER_W = 11_000
@@ -79,7 +79,9 @@ def load_config(state_dir: Path) -> DeviceConfig:
         key_path = state_dir / "device.key"
         if not key_path.exists():
             raise StateError(f"{key_path} is missing")
-        key = SigningKey.load_or_create(key_path)
+        key = SigningKey.load(key_path)
+    except KeyFileError as err:
+        raise StateError(str(err)) from err  # says which file and how to fix it
     except (OSError, ValueError, Malformed) as err:
         raise StateError(f"{state_dir} is not an initialised device state: {err}") from err
     return DeviceConfig(

@@ -11,6 +11,8 @@ and the loop stays free while the server works.
 """
 
 import asyncio
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,13 +46,35 @@ def create_sync_engine(url: str | URL) -> Engine:
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        ensure_private(Path(url.database))
     engine = sa.create_engine(
         url, connect_args={"check_same_thread": False, "timeout": 5}, pool_size=2
     )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+class DatabaseFileError(Exception):
+    """The SQLite file is open to other users: refused with the fix to apply."""
+
+
+def ensure_private(path: Path) -> None:
+    """Create the database file mode 0600 before SQLite does (it would use 0644), or check an
+    existing one is still private: it holds every account's password hash and token hash.
+    SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return  # an empty file is an empty database
+    except FileExistsError:
+        pass  # made earlier, or by a process starting at the same time: check it below
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise DatabaseFileError(
+            f"{path} is open to other users (mode {mode:04o}): the database must be mode "
+            f"0600. Run `chmod 600 {path}`."
+        )
 
 
 def _sqlite_begin(connection: Connection) -> None:

@@ -4,6 +4,8 @@ import base64
 import hashlib
 import json
 import os
+import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,6 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from device.protocol.errors import Malformed, UnknownKey
 
 KID_SIZE = 4  # bytes: a permit carries it, so it stays short; trust lists are tiny.
+SEED_SIZE = 32
+
+
+class KeyFileError(ValueError):
+    """A key file others may read, or one that holds no key: refused with the fix to apply."""
 
 
 def b64url(data: bytes) -> str:
@@ -57,20 +64,50 @@ class SigningKey:
 
     @classmethod
     def load_or_create(cls, path: Path) -> "SigningKey":
-        """Read a raw 32-byte seed file, creating it with mode 0600 on first use."""
-        if path.exists():
-            return cls(ed25519.Ed25519PrivateKey.from_private_bytes(path.read_bytes()))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Read a raw 32-byte seed file, creating it (mode 0600) on first use.
+
+        Creation is atomic: the seed is written to a private temporary file and linked into
+        place, so a process starting at the same moment either wins or reads the winner's
+        whole key, never a half-written file, and neither crashes."""
+        try:
+            return cls.load(path)
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = cls.generate()
         seed = key.private_key.private_bytes(
             serialization.Encoding.Raw,
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(seed)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(seed)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)  # fails, rather than overwrites, if another process won
+            except FileExistsError:
+                return cls.load(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return key
+
+    @classmethod
+    def load(cls, path: Path) -> "SigningKey":
+        """Read a seed file that only its owner may read or write."""
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyFileError(
+                f"{path} is open to other users (mode {mode:04o}): a private key must be "
+                f"mode 0600. Run `chmod 600 {path}` (and replace the key if others read it)."
+            )
+        seed = path.read_bytes()
+        if len(seed) != SEED_SIZE:
+            raise KeyFileError(f"{path} holds {len(seed)} bytes, not a {SEED_SIZE}-byte seed.")
+        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
 
 
 class TrustList:
