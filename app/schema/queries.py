@@ -72,7 +72,9 @@ class Query:
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def device(self, info: Info[Context, None], id: strawberry.ID) -> Device | None:
-        found = await info.context.device_loader.load(str(id))
+        user = info.context.user
+        assert user is not None
+        found = await devices.get_device(info.context.services, user, str(id))
         return Device.from_domain(found) if found else None
 
     @strawberry.field(permission_classes=[IsAuthenticated])

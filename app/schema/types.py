@@ -17,7 +17,7 @@ from strawberry.types import Info
 from app.domain import model
 from app.schema.context import Context
 from app.services import devices
-from app.services.errors import Invalid
+from app.services.errors import Invalid, NotFound
 from device.protocol.keys import b64url
 from device.protocol.text import to_text
 
@@ -112,9 +112,11 @@ class Device:
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
     ) -> Availability:
+        user = info.context.user
+        assert user is not None  # the Device came from a query that required one
         try:
-            found = await devices.availability(info.context.services, str(self.id), from_, to)
-        except Invalid as err:
+            found = await devices.availability(info.context.services, user, str(self.id), from_, to)
+        except (Invalid, NotFound) as err:
             raise GraphQLError(str(err)) from err
         return Availability(
             free=[Slot.from_domain(s) for s in found.free],

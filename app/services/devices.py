@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Device, Slot, User
-from app.services.access import require_manager
+from app.services.access import belongs_to, require_manager
 from app.services.container import Services
 from app.services.errors import Invalid, NotAllowed, NotFound
 from app.store.audit import AuditLog
@@ -31,9 +31,20 @@ class Availability:
 
 
 async def list_devices(services: Services, user: User) -> list[Device]:
+    """The devices of the sites the person manages or is a member of."""
+
     def work(conn: Connection) -> list[Device]:
-        site_ids = Sites(conn).managed_by(user.id) if user.is_manager else None
-        return Devices(conn).visible_to(site_ids)
+        return Devices(conn).visible_to(Sites(conn).of_person(user.id))
+
+    return await services.db.read(work)
+
+
+async def get_device(services: Services, user: User, device_id: str) -> Device | None:
+    """One device, if it belongs to one of the person's sites (else as if there were none)."""
+
+    def work(conn: Connection) -> Device | None:
+        device = Devices(conn).get(device_id)
+        return device if device is not None and belongs_to(conn, user, device.site_id) else None
 
     return await services.db.read(work)
 
@@ -45,14 +56,19 @@ async def load_devices(services: Services, device_ids: list[str]) -> list[Device
 
 
 async def availability(
-    services: Services, device_id: str, start: datetime, end: datetime
+    services: Services, user: User, device_id: str, start: datetime, end: datetime
 ) -> Availability:
     if end <= start or (end - start).total_seconds() > MAX_AVAILABILITY_SPAN_S:
         raise Invalid("The range must be positive and at most 31 days.")
     window = Slot(start, end)
-    taken = await services.db.read(
-        lambda conn: UsageRequests(conn).holding_slots(device_id, window)
-    )
+
+    def work(conn: Connection) -> list[Slot]:
+        device = Devices(conn).get(device_id)
+        if device is None or not belongs_to(conn, user, device.site_id):
+            raise NotFound("device", device_id)
+        return UsageRequests(conn).holding_slots(device_id, window)
+
+    taken = await services.db.read(work)
     taken.sort(key=lambda slot: slot.starts_at)
     free: list[Slot] = []
     cursor = start

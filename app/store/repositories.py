@@ -110,6 +110,12 @@ class Sites:
         query = sa.select(t.site_managers.c.site_id).where(t.site_managers.c.user_id == user_id)
         return list(self.conn.execute(query).scalars())
 
+    def of_person(self, user_id: str) -> list[str]:
+        """The sites a user belongs to, as a manager or as a member."""
+        managed = sa.select(t.site_managers.c.site_id).where(t.site_managers.c.user_id == user_id)
+        member = sa.select(t.site_members.c.site_id).where(t.site_members.c.user_id == user_id)
+        return sorted(self.conn.execute(sa.union(managed, member)).scalars())
+
     def _site(self, row: RowMapping) -> Site:
         managers = sa.select(t.site_managers.c.user_id).where(
             t.site_managers.c.site_id == row["id"]
