@@ -25,6 +25,7 @@ from app.schema.errors import (
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import Device, Me, Permit, Reason, UsageRequest
 from app.services import accounts, devices, permits, receipts, usage
+from device.protocol.keys import b64url
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
 MAX_RECEIPTS_PER_CALL = 100
@@ -69,6 +70,11 @@ class ReceiptResult:
     permit_id: strawberry.ID | None
     usage_request_id: strawberry.ID | None
     energy_wh: float | None
+    acknowledgement: str | None = strawberry.field(
+        description="base64url of the server-signed receipt acknowledgement naming this "
+        "receipt (null when INVALID): POST it to the device's /link/receipts/ack so the "
+        "device may delete what the server now holds."
+    )
 
 
 @strawberry.type(description="A fresh bearer token for the person who signed in.")
@@ -209,6 +215,7 @@ class Mutation:
                 permit_id=strawberry.ID(o.receipt.permit_id.hex()) if o.receipt else None,
                 usage_request_id=strawberry.ID(o.request_id) if o.request_id else None,
                 energy_wh=o.receipt.energy_wh if o.receipt else None,
+                acknowledgement=b64url(o.acknowledgement) if o.acknowledgement else None,
             )
             for o in outcomes
         ]

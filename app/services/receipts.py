@@ -1,5 +1,7 @@
-"""Receipts carried home by phones: verified against the device's key, counted once."""
+"""Receipts carried home by phones: verified against the device's key, counted once, and
+acknowledged with the server's signature so the device may delete what the server holds."""
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -14,8 +16,9 @@ from app.store.permits import Permits, Receipts
 from app.store.repositories import Devices
 from app.store.requests import UsageRequests
 from device.protocol import ProtocolError
+from device.protocol.acknowledgement import MAX_RECEIPTS_PER_ACK
 from device.protocol.keys import b64url_decode, public_key_from_raw
-from device.protocol.receipt import Receipt, peek_device_id, read_receipt
+from device.protocol.receipt import Receipt, peek_device_id, read_receipt, receipt_digest
 
 
 class ReceiptStatus(StrEnum):
@@ -30,6 +33,8 @@ class ReceiptOutcome:
     reason: str | None = None
     receipt: Receipt | None = None
     request_id: str | None = None
+    digest: bytes | None = None
+    acknowledgement: bytes | None = None  # server-signed: the device may now delete it
 
 
 async def submit_receipts(services: Services, tokens: list[str]) -> list[ReceiptOutcome]:
@@ -42,7 +47,30 @@ async def submit_receipts(services: Services, tokens: list[str]) -> list[Receipt
     outcomes = await services.db.write(work)
     for request in changed:
         await publish(services, request)
-    return outcomes
+    return _acknowledged(services, outcomes, now)
+
+
+def _acknowledged(
+    services: Services, outcomes: list[ReceiptOutcome], now: datetime
+) -> list[ReceiptOutcome]:
+    """Sign, after the commit, one acknowledgement per device naming its stored receipts.
+
+    Duplicates are acknowledged too: the server holds them, so the device may let them go.
+    Invalid receipts are not: the device keeps them until the server can store them.
+    """
+    stored: dict[str, list[int]] = defaultdict(list)
+    for index, outcome in enumerate(outcomes):
+        if outcome.receipt is not None and outcome.status != ReceiptStatus.INVALID:
+            stored[outcome.receipt.device_id].append(index)
+    acknowledged = list(outcomes)
+    for device_id, indexes in stored.items():
+        for start in range(0, len(indexes), MAX_RECEIPTS_PER_ACK):
+            chunk = indexes[start : start + MAX_RECEIPTS_PER_ACK]
+            digests = {outcomes[i].digest for i in chunk if outcomes[i].digest is not None}
+            ack = services.signer.receipt_acknowledgement(device_id, digests, now)
+            for i in chunk:
+                acknowledged[i] = replace(outcomes[i], acknowledgement=ack)
+    return acknowledged
 
 
 def _ingest(
@@ -59,6 +87,7 @@ def _ingest(
     permit = Permits(conn).get(receipt.permit_id.hex())
     if permit is None or permit.device_id != receipt.device_id:
         return ReceiptOutcome(ReceiptStatus.INVALID, "unknown_permit", receipt)
+    digest = receipt_digest(data)
     stored = Receipts(conn).add(
         {
             "device_id": receipt.device_id,
@@ -71,12 +100,13 @@ def _ingest(
             "stop_reason": receipt.stop_reason,
             "token": data,
             "received_at": now,
+            "digest": digest,
         }
     )
     if not stored:
-        return ReceiptOutcome(ReceiptStatus.DUPLICATE, None, receipt, permit.request_id)
+        return ReceiptOutcome(ReceiptStatus.DUPLICATE, None, receipt, permit.request_id, digest)
     _complete(conn, permit.request_id, Receipts(conn).energy_for_permit(permit.id), now, changed)
-    return ReceiptOutcome(ReceiptStatus.ACCEPTED, None, receipt, permit.request_id)
+    return ReceiptOutcome(ReceiptStatus.ACCEPTED, None, receipt, permit.request_id, digest)
 
 
 def _complete(

@@ -1,10 +1,12 @@
 """The permit signer: turns an approved request into the device's signed formats."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from app.domain.model import Device, Permit, UsageRequest
 from device.protocol import PermitClaims, SigningKey, TrustList, encode_permit, new_permit_id
+from device.protocol.acknowledgement import ReceiptAcknowledgement, encode_acknowledgement
 from device.protocol.revocation import RevocationList, encode_revocation_list
 
 
@@ -51,6 +53,13 @@ class PermitSigner:
             issued_at=int(now.timestamp()),
         )
         return encode_revocation_list(revocations, self.key)
+
+    def receipt_acknowledgement(
+        self, device_id: str, digests: Iterable[bytes], now: datetime
+    ) -> bytes:
+        """The server's word that it stored these receipts: the device may delete them."""
+        ack = ReceiptAcknowledgement(device_id, frozenset(digests), int(now.timestamp()))
+        return encode_acknowledgement(ack, self.key)
 
     def key_set(self) -> TrustList:
         """Every key the server signs with: one today, more while keys rotate."""

@@ -63,7 +63,7 @@ class Receipts:
         self.conn = conn
 
     def add(self, values: dict[str, object]) -> bool:
-        """Store a receipt; False when the device already sent this counter (a duplicate)."""
+        """Store a receipt; False when one with the same digest is stored already (a duplicate)."""
         savepoint = self.conn.begin_nested()
         try:
             self.conn.execute(t.receipts.insert().values(values))

@@ -146,7 +146,8 @@ receipts = sa.Table(
     sa.Column("stop_reason", sa.String(32), nullable=False),
     sa.Column("token", sa.LargeBinary, nullable=False),
     sa.Column("received_at", EpochSeconds, nullable=False),
-    sa.UniqueConstraint("device_id", "counter"),
+    # SHA-256 of the signed bytes: the one identity a receipt keeps across re-commissioning
+    sa.Column("digest", sa.LargeBinary(32), nullable=False, unique=True),
 )
 
 audit_log = sa.Table(

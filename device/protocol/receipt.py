@@ -2,9 +2,11 @@
 
 A receipt is a tagged COSE_Sign1 (no CWT tag: it is not a token anyone presents) whose
 payload is a map keyed by `ReceiptField`. The server verifies it against the public key
-registered for the device; `counter` is monotonic per device, so (device, counter) is unique.
+registered for the device. `counter` is monotonic per device key only: a re-commissioned
+device starts again at 1, so a receipt is identified by the digest of its signed bytes.
 """
 
+import hashlib
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -92,6 +94,11 @@ def read_receipt(data: bytes, device_public_key: ed25519.Ed25519PublicKey) -> Re
         raise UnknownKey("receipt is not signed by this device's key")
     verify_signature(message, device_public_key)
     return Receipt.from_cbor_map(cbor.loads(message.payload, max_size=MAX_RECEIPT_SIZE))
+
+
+def receipt_digest(data: bytes) -> bytes:
+    """What names one receipt, on the server and in acknowledgements: SHA-256 of its bytes."""
+    return hashlib.sha256(data).digest()
 
 
 def peek_device_id(data: bytes) -> str:
