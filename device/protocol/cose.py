@@ -2,7 +2,9 @@
 
 `alg` is read only from the protected header; a label in both buckets, an unknown `crit`
 label or a tag other than the expected ones is refused. Verification never falls back to
-an unprotected `alg`.
+an unprotected `alg`. The server and the device write every header protected and leave the
+unprotected map empty, so outside the interop mode any unprotected entry is refused: each
+signed message has exactly one accepted encoding.
 """
 
 import functools
@@ -133,8 +135,10 @@ def decode_sign1(
     allow_cwt_tag: bool = True,
     allow_unprotected_alg: bool = False,
 ) -> Sign1:
-    """Decode and check the structure. `allow_unprotected_alg` is for interoperability
-    checks only (RFC 9052 permits it); permits, receipts and revocation lists never use it."""
+    """Decode and check the structure. `allow_unprotected_alg` is the interop mode, for
+    checks against other COSE implementations only: RFC 9052 lets `alg` and other headers
+    sit unprotected. Permits, receipts, revocation lists and receipt acknowledgements never
+    use it, so for them the unprotected map must be empty."""
     tags = _CWT_SIGN1_TAGS if allow_cwt_tag else _SIGN1_TAGS
     item = cbor.loads(data, max_size=max_size, tags=tags)
     if allow_cwt_tag and isinstance(item, cbor2.CBORTag) and item.tag == TAG_CWT:
@@ -208,6 +212,10 @@ def _check_headers(
         raise UnsupportedAlgorithm("alg is only trusted from the protected header")
     if Header.CRIT in unprotected:
         raise Malformed("crit must be protected")
+    if unprotected and not allow_unprotected_alg:
+        # Unsigned entries change the bytes but not the signature: a second form of one
+        # message, which nothing here writes (the fuzzer found {3: -8} accepted).
+        raise Malformed(f"unprotected header entries {sorted(map(str, unprotected))}")
     crit = protected.get(Header.CRIT)
     if crit is not None:
         if not isinstance(crit, list) or not crit:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import cbor2
+
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "permits"
 INTERESTING = [0x00, 0x18, 0x1B, 0x1F, 0x40, 0x5F, 0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xD8, 0xFF]
 
@@ -96,7 +98,26 @@ def random_cbor(rng: random.Random, depth: int = 0) -> bytes:
     return bytes([head]) + items + (b"\xff" if rng.random() < 0.1 else b"")
 
 
+def with_unprotected_entry(rng: random.Random, data: bytes) -> bytes:
+    """The same signed message with an unprotected header entry added: bytes change, the
+    signature does not (how {3: -8} once got through)."""
+    try:
+        item = cbor2.loads(data)
+    except Exception:  # not CBOR: leave it to the byte-level mutations
+        return data
+    sign1 = item
+    while isinstance(sign1, cbor2.CBORTag):
+        sign1 = sign1.value
+    if not isinstance(sign1, list) or len(sign1) != 4 or not isinstance(sign1[1], dict):
+        return data
+    label = rng.choice([1, 2, 3, 4, 5, 6, 33, -8, "x", rng.randrange(-70000, 70000)])
+    sign1[1] = {**sign1[1], label: rng.choice([-8, -7, 0, b"", b"\x00\x01", "text", [], {}])}
+    return cbor2.dumps(item)
+
+
 def mutate(rng: random.Random, data: bytes, corpus: list[bytes]) -> bytes:
+    if rng.random() < 0.05:
+        return with_unprotected_entry(rng, data)
     out = bytearray(data)
     for _ in range(rng.randint(1, 4)):
         at = rng.randrange(len(out) + 1)

@@ -1,5 +1,8 @@
 """python-cwt 3.3, an independent implementation, reads our permits and we read its tokens.
 
+Its tokens carry the kid unprotected, a form our server never writes: the COSE layer's
+interop mode verifies them, and the device refuses them (one accepted form per permit).
+
 python-cwt takes a JWK `kid` as the UTF-8 bytes of the string; our JWK Sets carry the
 base64url of the COSE kid bytes (docs/permit-format.md), so the COSE_Key is built from the
 JWK's fields rather than with `COSEKey.from_jwk`.
@@ -7,13 +10,16 @@ JWK's fields rather than with `COSEKey.from_jwk`.
 
 import time
 
+import cbor2
 import cwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cwt import COSEKey
 
-from device.protocol import PermitClaims, encode_permit, read_permit, verify_permit
+from device.protocol import PermitClaims, ProtocolError, encode_permit, read_permit
+from device.protocol.cose import decode_sign1, verify_signature
 from device.protocol.keys import b64url_decode, public_jwk
+from device.protocol.permit import MAX_PERMIT_SIZE
 from tests.protocol import forge
 
 
@@ -53,7 +59,7 @@ def test_python_cwt_refuses_our_permit_under_another_key():
         cwt.decode(encode_permit(current_claims(), forge.SERVER_KEY), other_key)
 
 
-def test_we_verify_a_permit_python_cwt_signed():
+def test_we_verify_a_permit_python_cwt_signed_but_the_device_takes_only_our_form():
     claims = current_claims()
     jwk = public_jwk(forge.SERVER_KEY.public_key)
     seed = forge.SERVER_KEY.private_key.private_bytes(
@@ -61,6 +67,9 @@ def test_we_verify_a_permit_python_cwt_signed():
     )
     token = cwt.encode(claims.to_cbor_map(), cose_key_from_jwk(jwk, seed), tagged=True)
     assert token != encode_permit(claims, forge.SERVER_KEY)  # python-cwt puts kid unprotected
-    assert read_permit(token, forge.trust()) == claims
-    at = claims.not_before
-    assert verify_permit(token, forge.trust(), device_id=claims.device_id, now=at) == claims
+    message = decode_sign1(token, max_size=MAX_PERMIT_SIZE, allow_unprotected_alg=True)
+    verify_signature(message, forge.SERVER_KEY.public_key)  # the interop mode verifies it
+    assert PermitClaims.from_cbor_map(cbor2.loads(message.payload)) == claims
+    with pytest.raises(ProtocolError) as caught:  # an unprotected kid: not the server's form
+        read_permit(token, forge.trust())
+    assert caught.value.code == "malformed"
