@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/verify_permit.py
 	$(BIN)/python bench/request_usage.py
 	$(BIN)/python bench/cost_breakdown.py
+	$(BIN)/python bench/abuse.py
 
 clean:
 	rm -rf $(VENV) var

@@ -1,6 +1,9 @@
 """The state directory: the device's identity, trust list and settings.
 
-DIR/device.json   device id and settings
+DIR/device.json   device id and settings: charger_max_power_w, skew_s, and for the local
+                  link allowed_origins (the web origins whose pages may talk to it: the
+                  server's, which serves the driver's web app) and link_hosts (the host
+                  names it answers to besides IP literals and localhost)
 DIR/device.key    the device's Ed25519 seed (mode 0600); receipts are signed with it
 DIR/trust.json    the server keys the device trusts, as a JWK Set
 DIR/state.db      the on-device store (device/state.py)
@@ -16,6 +19,7 @@ from device.protocol.keys import KeyFileError, SigningKey, TrustList
 from device.protocol.permit import DEFAULT_SKEW_S
 
 DEFAULT_MAX_POWER_W = 11_000
+DEFAULT_ORIGIN = "http://127.0.0.1:8000"  # the demo server (`make run`)
 MAX_TRUST_LIST_BYTES = 64 * 1024
 
 
@@ -31,6 +35,8 @@ class DeviceConfig:
     trust: TrustList
     charger_max_power_w: float = DEFAULT_MAX_POWER_W
     skew_s: int = DEFAULT_SKEW_S
+    allowed_origins: tuple[str, ...] = (DEFAULT_ORIGIN,)
+    link_hosts: tuple[str, ...] = ()
 
     @property
     def db_path(self) -> Path:
@@ -91,4 +97,13 @@ def load_config(state_dir: Path) -> DeviceConfig:
         trust=trust,
         charger_max_power_w=float(settings.get("charger_max_power_w", DEFAULT_MAX_POWER_W)),
         skew_s=int(settings.get("skew_s", DEFAULT_SKEW_S)),
+        allowed_origins=_strings(settings, "allowed_origins", (DEFAULT_ORIGIN,)),
+        link_hosts=_strings(settings, "link_hosts", ()),
     )
+
+
+def _strings(settings: dict[str, object], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = settings.get(key, default)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise StateError(f"device.json: {key} must be a list of strings")
+    return tuple(value)

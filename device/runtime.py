@@ -3,16 +3,24 @@
 Every entry point (tick, permit, vehicle, stop, revocations, receipt ack) first meters up to
 the current trusted time, then applies its change and commits it in one transaction, so a
 power loss at any point restarts from a consistent state.
+
+It changes state only on something signed or on proof of holding: a permit starts a
+session, and hands back a random holder secret; stopping that session needs the secret or
+the permit itself; receipts leave only against an acknowledgement a trusted server key signed.
 """
 
+import hmac
+import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from device.battery import Battery
 from device.clock import Clock, TrustedTime, iso
 from device.config import DeviceConfig
 from device.protocol import cbor
+from device.protocol.acknowledgement import MAX_ACK_SIZE, read_acknowledgement
 from device.protocol.cose import decode_sign1
 from device.protocol.errors import ProtocolError, Superseded
 from device.protocol.keys import b64url
@@ -24,6 +32,14 @@ from device.state import Store, StoredSession
 from device.verifier import Decision, evaluate, unwrap
 
 Log = Callable[[dict[str, Any]], None]
+
+HOLDER_BYTES = 16
+
+
+class NotHolder(Exception):
+    """A stop without the session's holder secret or its permit."""
+
+    code = "not_holder"
 
 
 def _no_log(event: dict[str, Any]) -> None:
@@ -119,9 +135,12 @@ class Charger:
                 with self._store.transaction():
                     self._store.mark_used(claims.permit_id)
                     self._store.put("newest_iat", max(claims.issued_at, self._newest_iat()))
+                    self._store.put("holder", b64url(secrets.token_bytes(HOLDER_BYTES)))
                     self._log({"event": "permit_accepted", **decision.to_json()})
                     self._step()
-            return decision
+            # Showing the active session's permit again is proof of holding: it gets the
+            # secret again (the phone may have lost the first answer).
+            return replace(decision, holder=self._store.get("holder"))
 
     def evaluate(self, data: bytes, wall: float | None = None) -> Decision:
         """The decision `present_permit` would take, changing nothing."""
@@ -146,9 +165,19 @@ class Charger:
                 self._log({"event": "vehicle", "vehicle": battery and battery.to_json()})
                 self._step()
 
-    def stop(self) -> bool:
+    def stop(self, *, holder: str | None = None, permit: bytes | None = None) -> bool:
+        """Stop the session for whoever holds it: its holder secret, or its permit's bytes.
+
+        False when no session is active; NotHolder when the proof does not match it.
+        """
         with self._lock:
             self._step()
+            session = self._relay.session
+            if session is None:
+                return False
+            if not self._holds(session, holder, permit):
+                self._log({"event": "stop_refused", "reason": NotHolder.code})
+                raise NotHolder("stopping needs the session's holder secret or its permit")
             with self._store.transaction():
                 stop = self._relay.stop("user_stop", self._t)
                 if stop is not None:
@@ -185,9 +214,18 @@ class Charger:
                 self._step()
             return result
 
-    def ack_receipts(self, counters: list[int]) -> int:
-        with self._lock, self._store.transaction():
-            return self._store.ack_receipts(counters)
+    def ack_receipts(self, data: bytes) -> int:
+        """Delete the receipts a server-signed acknowledgement names; how many went.
+
+        Raises ProtocolError for anything a trusted server key did not sign for this device.
+        """
+        with self._lock:
+            raw = unwrap(data, max_bytes=MAX_ACK_SIZE)
+            ack = read_acknowledgement(raw, self.config.trust, device_id=self.config.device_id)
+            with self._store.transaction():
+                deleted = self._store.delete_receipts(ack.receipts)
+                self._log({"event": "receipts_acknowledged", "deleted": deleted})
+            return deleted
 
     # -- internals -------------------------------------------------------------------------
 
@@ -230,10 +268,23 @@ class Charger:
             counter, receipt.permit_id, encode_receipt(receipt, self.config.key)
         )
         self._store.put("receipt_counter", counter)
+        self._store.put("holder", None)  # the secret dies with its session
         last = {"permit_id": receipt.permit_id.hex(), "reason": stop.reason, "at": iso(stop.at)}
         self._store.put("last_stop", {**last, "energy_wh": receipt.energy_wh, "counter": counter})
         self._save_session()
         self._log({"event": "stopped", **last, "energy_wh": receipt.energy_wh})
+
+    def _holds(self, session: Session, holder: str | None, permit: bytes | None) -> bool:
+        if holder is not None:
+            held = self._store.get("holder")
+            return isinstance(held, str) and hmac.compare_digest(holder, held)
+        if permit is not None:
+            try:
+                presented = unwrap(permit, max_bytes=MAX_PERMIT_SIZE)
+            except ProtocolError:
+                return False
+            return hmac.compare_digest(presented, session.permit)
+        return False
 
     def _save_session(self) -> None:
         session = self._relay.session

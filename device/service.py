@@ -62,9 +62,11 @@ def run(
     port: int,
     clock_kind: str,
     speed: float,
-    origin: str,
+    origins: tuple[str, ...] = (),
+    link_hosts: tuple[str, ...] = (),
     tick_s: float = 0.5,
 ) -> int:
+    """Run until SIGTERM/SIGINT. `origins` and `link_hosts` add to the configured ones."""
     with state_lock(config.state_dir) as fd:
         store = Store(config.db_path)
         clock: Clock = RealClock()
@@ -72,7 +74,13 @@ def run(
             start = max(time.time(), float(store.get("trusted_time", 0.0)))
             clock = SimClock(start, speed)
         charger = Charger(config, store, clock, emit)
-        server = LinkServer(charger, host, port, origin=origin)
+        server = LinkServer(
+            charger,
+            host,
+            port,
+            allowed_origins=config.allowed_origins + origins,
+            link_hosts=config.link_hosts + link_hosts,
+        )
         os.ftruncate(fd, 0)
         os.pwrite(fd, server.url.encode("ascii"), 0)
         stopping = threading.Event()

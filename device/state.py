@@ -7,11 +7,13 @@ unsent receipts and the receipt counter.
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from device.protocol.receipt import receipt_digest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -129,8 +131,12 @@ class Store:
         rows = self._db.execute("SELECT counter, token FROM receipts ORDER BY counter")
         return [(int(c), bytes(t)) for c, t in rows]
 
-    def ack_receipts(self, counters: Iterable[int]) -> int:
-        cursor = self._db.executemany(
-            "DELETE FROM receipts WHERE counter = ?", [(c,) for c in counters]
-        )
-        return max(cursor.rowcount, 0)
+    def delete_receipts(self, digests: Collection[bytes]) -> int:
+        """Delete the receipts whose signed bytes hash to one of `digests`; how many went.
+
+        The digest is computed, not stored: unsent receipts are few, and older state files
+        need no new column.
+        """
+        gone = [c for c, token in self.receipts() if receipt_digest(token) in digests]
+        self._db.executemany("DELETE FROM receipts WHERE counter = ?", [(c,) for c in gone])
+        return len(gone)

@@ -26,6 +26,7 @@ class Decision:
     permit: bytes = b""
     reason: str | None = None
     message: str = ""
+    holder: str | None = None  # the session's secret, set when the charger took the permit
 
     @property
     def accepted(self) -> bool:
@@ -34,12 +35,13 @@ class Decision:
     def to_json(self) -> dict[str, Any]:
         if self.claims is None:
             return {"accepted": False, "reason": self.reason, "message": self.message}
-        return {
+        accepted = {
             "accepted": True,
             "permit_id": self.claims.permit_id.hex(),
             "not_before": iso(self.claims.not_before),
             "expires_at": iso(self.claims.expires_at),
         }
+        return accepted if self.holder is None else {**accepted, "holder": self.holder}
 
     @classmethod
     def refused(cls, err: ProtocolError) -> "Decision":

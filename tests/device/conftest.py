@@ -8,8 +8,10 @@ import pytest
 
 from device.clock import ManualClock
 from device.config import DeviceConfig, init_state
+from device.protocol.acknowledgement import ReceiptAcknowledgement, encode_acknowledgement
 from device.protocol.keys import SigningKey, TrustList
 from device.protocol.permit import PermitClaims, encode_permit, new_permit_id
+from device.protocol.receipt import receipt_digest
 from device.protocol.revocation import RevocationList, encode_revocation_list
 from device.runtime import Charger
 from device.state import Store
@@ -54,6 +56,18 @@ class Server:
             max_power_w=max_power_w,
         )
         return encode_permit(claims, key or self.key)
+
+    def acknowledge(
+        self,
+        *receipts: bytes,
+        device_id: str = DEVICE_ID,
+        key: SigningKey | None = None,
+        at: float = T0,
+    ) -> bytes:
+        """The server's signed word that it stored these receipts (their signed bytes)."""
+        digests = frozenset(receipt_digest(r) for r in receipts)
+        ack = ReceiptAcknowledgement(device_id, digests, int(at))
+        return encode_acknowledgement(ack, key or self.key)
 
     def revoke(self, *permits: bytes, at: float = T0, device_id: str = DEVICE_ID) -> bytes:
         from device.protocol.permit import read_permit

@@ -20,6 +20,7 @@ from device.protocol.text import to_text
 from tests.device.conftest import DEVICE_ID, Server
 
 SPEED = 600  # one real second is ten simulated minutes
+CBOR = {"Content-Type": "application/cbor"}
 
 
 class Device:
@@ -91,7 +92,7 @@ def test_sigkill_mid_charge_loses_nothing(tmp_path: Path, devices: list[Device])
 
     devices.append(Device(state))
     first = devices[-1]
-    assert first.http.post("/link/permit", content=to_text(permit)).json()["accepted"]
+    assert first.http.post("/link/permit", json={"permit": to_text(permit)}).json()["accepted"]
     first.http.post("/link/vehicle", json={"plugged": True, "soc": 0.1})
     before = first.wait_for(lambda i: i["active_permit"]["energy_wh"] >= 1000)
     assert before["relay"] == "closed"
@@ -104,7 +105,8 @@ def test_sigkill_mid_charge_loses_nothing(tmp_path: Path, devices: list[Device])
     assert after["active_permit"]["energy_wh"] >= before["active_permit"]["energy_wh"]
     assert after["trusted_time"] >= before["trusted_time"]
     assert after["vehicle"]["energy_wh"] >= before["vehicle"]["energy_wh"]
-    assert second.http.post("/link/permit", content=permit).json()["accepted"]  # same session
+    same_session = second.http.post("/link/permit", content=permit, headers=CBOR)
+    assert same_session.json()["accepted"]
     done = second.wait_for(lambda i: i["active_permit"] is None)
     assert done["last_stop"]["reason"] == "energy_limit"
     assert done["last_stop"]["energy_wh"] == 5000
@@ -115,7 +117,7 @@ def test_sigkill_mid_charge_loses_nothing(tmp_path: Path, devices: list[Device])
     [item] = third.http.get("/link/receipts").json()["receipts"]
     receipt = read_receipt(b64url_decode(item["token"]), load_config(state).key.public_key)
     assert (receipt.permit_id.hex(), receipt.energy_wh, receipt.counter) == (permit_id, 5000, 1)
-    refused = third.http.post("/link/permit", content=permit)
+    refused = third.http.post("/link/permit", content=permit, headers=CBOR)
     assert refused.json()["reason"] == "superseded"
     assert third.info()["relay"] == "open"
     events = [line["event"] for line in third.lines]

@@ -69,7 +69,8 @@ class ChargerMachine(RuleBasedStateMachine):
 
     @rule()
     def user_stop(self) -> None:
-        self.rig.charger.stop()
+        session = self.rig.charger.session
+        self.rig.charger.stop(permit=None if session is None else session.permit)
 
     @rule(
         offset=st.integers(-2 * 3600, 2 * 3600),

@@ -3,12 +3,14 @@
 import pytest
 
 from device.battery import Battery
-from device.protocol.keys import SigningKey
+from device.protocol import ProtocolError
+from device.protocol.keys import SigningKey, b64url
 from device.protocol.permit import read_permit
-from device.protocol.receipt import read_receipt
+from device.protocol.receipt import encode_receipt, read_receipt
 from device.protocol.text import to_text
 from device.relay import RelayState
-from tests.device.conftest import DEVICE_ID, T0, Rig, Server
+from device.runtime import NotHolder
+from tests.device.conftest import T0, Rig, Server
 
 
 def car(soc: float = 0.2, max_power_w: float = 11_000, capacity_wh: float = 60_000) -> Battery:
@@ -109,13 +111,32 @@ def test_unplugging_ends_the_session_and_the_permit_cannot_be_reused(
 
 
 def test_user_stop_writes_a_receipt(rig: Rig, server: Server) -> None:
-    rig.charger.present_permit(server.permit(T0))
+    holder = rig.charger.present_permit(server.permit(T0)).holder
     rig.charger.set_vehicle(car())
     rig.clock.advance(60)
-    assert rig.charger.stop()
+    assert rig.charger.stop(holder=holder)
     assert not rig.charger.relay_closed
     assert [r.stop_reason for r in receipts(rig)] == ["user_stop"]
-    assert not rig.charger.stop()
+    assert not rig.charger.stop(holder=holder)
+
+
+def test_stopping_needs_the_sessions_holder_or_its_permit(rig: Rig, server: Server) -> None:
+    permit = server.permit(T0)
+    accepted = rig.charger.present_permit(permit)
+    assert accepted.holder and accepted.to_json()["holder"] == accepted.holder
+    rig.charger.set_vehicle(car())
+    for proof in ({}, {"holder": "guess"}, {"permit": server.permit(T0)}, {"permit": b"x"}):
+        with pytest.raises(NotHolder):
+            rig.charger.stop(**proof)
+    assert rig.charger.relay_closed and not receipts(rig)
+    assert rig.charger.present_permit(permit).holder == accepted.holder  # shown again
+    rig.restart()
+    assert rig.charger.stop(permit=to_text(permit).encode())  # the permit proves it too
+    assert [r.stop_reason for r in receipts(rig)] == ["user_stop"]
+    next_holder = rig.charger.present_permit(server.permit(T0)).holder
+    assert next_holder != accepted.holder
+    with pytest.raises(NotHolder):
+        rig.charger.stop(holder=accepted.holder)  # a finished session's secret is dead
 
 
 def test_another_permit_is_refused_while_a_session_is_active(rig: Rig, server: Server) -> None:
@@ -206,7 +227,7 @@ def test_power_loss_mid_charge_loses_nothing(rig: Rig, server: Server) -> None:
     permit = server.permit(T0, max_energy_wh=5000)
     old = server.permit(T0)
     rig.charger.present_permit(old)
-    rig.charger.stop()
+    rig.charger.stop(permit=old)
     rig.charger.apply_revocations(server.revoke(server.permit(T0)))
     rig.charger.present_permit(permit)
     rig.charger.set_vehicle(car())
@@ -226,12 +247,41 @@ def test_power_loss_mid_charge_loses_nothing(rig: Rig, server: Server) -> None:
     assert receipts(rig)[-1].energy_wh == 5000
 
 
-def test_acknowledged_receipts_are_forgotten(rig: Rig, server: Server) -> None:
+def test_receipts_leave_only_against_the_servers_signed_acknowledgement(
+    rig: Rig, server: Server
+) -> None:
     for _ in range(2):
-        rig.charger.present_permit(server.permit(T0))
-        rig.charger.stop()
+        permit = server.permit(T0)
+        rig.charger.present_permit(permit)
+        rig.charger.stop(permit=permit)
+    first, second = (_b64(r["token"]) for r in rig.charger.receipts())
+    refusals = {
+        "unknown_key": server.acknowledge(first, key=SigningKey.generate()),
+        "wrong_device": server.acknowledge(first, device_id="charger-9"),
+        "malformed": b"not an acknowledgement",
+    }
+    for reason, forged in refusals.items():
+        with pytest.raises(ProtocolError) as caught:
+            rig.charger.ack_receipts(forged)
+        assert caught.value.code == reason
     assert [r["counter"] for r in rig.charger.receipts()] == [1, 2]
-    assert rig.charger.ack_receipts([1, 7]) == 1
+
+    assert rig.charger.ack_receipts(server.acknowledge(first, b"a receipt it never had")) == 1
     rig.restart()
     assert [r["counter"] for r in rig.charger.receipts()] == [2]
-    assert receipts(rig)[0].device_id == DEVICE_ID
+    assert rig.charger.ack_receipts(b64url(server.acknowledge(first, second)).encode()) == 1
+    assert rig.charger.receipts() == []
+
+
+def test_an_acknowledgement_for_an_old_key_keeps_the_new_keys_receipts(
+    rig: Rig, server: Server
+) -> None:
+    """Re-commissioned with a new key, the charger counts from 1 again: same counter, new
+    receipt. The server's acknowledgement of the old receipt 1 must not delete the new one."""
+    permit = server.permit(T0)
+    rig.charger.present_permit(permit)
+    rig.charger.stop(permit=permit)
+    [new] = receipts(rig)
+    old_token = encode_receipt(new, SigningKey.generate())  # same fields, the old key
+    assert rig.charger.ack_receipts(server.acknowledge(old_token)) == 0
+    assert [r.counter for r in receipts(rig)] == [1]
