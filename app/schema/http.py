@@ -30,8 +30,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Bodies over MAX_BODY_BYTES are refused as soon as they are known to be: from
         Content-Length, or once the bytes received pass the bound (chunked uploads)."""
-        if scope["type"] != "http":
-            await super().__call__(scope, _bounded_messages(receive), send)
+        if scope["type"] == "websocket":
+            socket = _BoundedSocket(receive, send)
+            await super().__call__(scope, socket.receive, socket.send)
             return
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -98,19 +99,30 @@ def _bounded_body(receive: Receive) -> Receive:
     return bounded
 
 
-def _bounded_messages(receive: Receive) -> Receive:
-    """A websocket message as big as a refused HTTP body closes the socket (1009:
-    message too big) instead of reaching the JSON decoder."""
+class _BoundedSocket:
+    """A websocket message as big as a refused HTTP body closes the socket (1009: message
+    too big) instead of reaching the JSON decoder. The app hears a disconnect; whatever
+    it sends after the close is dropped."""
 
-    async def bounded() -> Message:
-        message = await receive()
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive, self._send = receive, send
+        self._closed = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
         if message["type"] == "websocket.receive":
             size = len(message.get("text") or "") + len(message.get("bytes") or b"")
             if size > MAX_BODY_BYTES:
+                reason = f"messages are limited to {MAX_BODY_BYTES} bytes"
+                await self.send({"type": "websocket.close", "code": 1009, "reason": reason})
                 return {"type": "websocket.disconnect", "code": 1009}
         return message
 
-    return bounded
+    async def send(self, message: Message) -> None:
+        if self._closed:
+            return
+        self._closed = message["type"] == "websocket.close"
+        await self._send(message)
 
 
 def _body_too_large() -> Response:
