@@ -171,3 +171,10 @@ async def test_the_largest_receipt_batch_fits_in_a_body(
     body = await gql(query, {"tokens": [receipt] * MAX_RECEIPTS_PER_CALL}, token=tokens["user"])
     assert not body.get("errors"), body
     assert len(body["data"]["submitReceipts"]) == MAX_RECEIPTS_PER_CALL
+
+
+async def test_a_batch_of_operations_in_one_body_is_refused(gql: GraphQLClient) -> None:
+    """One request, one operation: batching stays off, so a JSON list is a 400."""
+    batch = [{"query": "{ __typename }"}] * 2
+    response = await gql.client.post("/graphql", json=batch)
+    assert response.status_code == 400
