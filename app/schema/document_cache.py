@@ -29,9 +29,11 @@ from strawberry.schema.schema import validate_document
 
 from app.schema.limits import check_cost, parse_bounded
 
-# Everyday operations are a few hundred characters, GraphiQL's introspection 1.6 KB; a
-# parsed document holds ~100 times its text in syntax nodes.
+# Everyday operations are a few hundred characters, GraphiQL's introspection 1.6 KB. A
+# parsed document holds up to ~150 times its text in syntax nodes, so the cache is bounded
+# by the text it keeps too: 128 KiB of text, ~20 MB of nodes at worst.
 MAX_CACHED_CHARS = 4 * 1024
+CACHED_CHARS_BUDGET = 128 * 1024
 
 
 @dataclass
@@ -43,9 +45,11 @@ class _Known:
 class Documents:
     """The shared, bounded store behind every request's DocumentCache extension."""
 
-    def __init__(self, maxsize: int, max_chars: int = MAX_CACHED_CHARS) -> None:
-        self.maxsize = maxsize
-        self.max_chars = max_chars
+    def __init__(
+        self, maxsize: int, max_chars: int = MAX_CACHED_CHARS, budget: int = CACHED_CHARS_BUDGET
+    ) -> None:
+        self.maxsize, self.max_chars, self.budget = maxsize, max_chars, budget
+        self.chars = 0  # the text of the documents kept
         self._known: OrderedDict[str, _Known] = OrderedDict()
 
     def __len__(self) -> int:
@@ -59,10 +63,12 @@ class Documents:
 
     def add(self, query: str, document: DocumentNode) -> _Known:
         known = _Known(document)
-        if len(query) <= self.max_chars:
+        if len(query) <= self.max_chars and query not in self._known:
             self._known[query] = known
-            if len(self._known) > self.maxsize:
-                self._known.popitem(last=False)
+            self.chars += len(query)
+            while len(self._known) > self.maxsize or self.chars > self.budget:
+                oldest, _ = self._known.popitem(last=False)
+                self.chars -= len(oldest)
         return known
 
 

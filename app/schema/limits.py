@@ -141,11 +141,11 @@ def check_cost(document: DocumentNode) -> GraphQLError | None:
         total = _Cost()
         for operation in operations:
             total.add(selections(operation.selection_set, 1))
-            _check(total, 0)
+            _check(total, 1)
         for name in fragments:  # unused ones too: validation visits them all
             if name not in measured:
                 total.add(fragment(name, 1))
-                _check(total, 0)
+                _check(total, 1)
     except _TooComplex as refused:
         return refused.error
     return None

@@ -132,6 +132,11 @@ async def test_the_document_cache_keeps_neither_big_documents_nor_too_many(
     assert len(DOCUMENTS) <= DOCUMENTS.maxsize
     assert DOCUMENTS.get("query Q0 { __typename }") is None  # the oldest went first
 
+    padding = "#" + "x" * (MAX_CACHED_CHARS - 100) + "\n"
+    for n in range(DOCUMENTS.budget // MAX_CACHED_CHARS + 10):
+        assert not (await gql(f"{padding}query P{n} {{ __typename }}")).get("errors")
+    assert DOCUMENTS.chars <= DOCUMENTS.budget
+
 
 async def test_a_body_over_the_limit_is_refused_with_413(gql: GraphQLClient) -> None:
     query = "{ __typename }" + " " * MAX_BODY_BYTES
