@@ -19,7 +19,8 @@ from device.state import Store
 from tests.conftest import Clock, GraphQLClient
 from tests.schema.commissioning import registration
 from tests.schema.queries import GET_REQUEST, REVOKE
-from tests.schema.test_receipts_and_revocation import REGISTER, REVOCATIONS, SUBMIT
+from tests.schema.test_receipt_identity import SUBMIT as SUBMIT_AND_ACK
+from tests.schema.test_receipts_and_revocation import REGISTER, REVOCATIONS
 from tests.schema.test_request_usage import ask
 
 DEVICE_CLOCKS: dict[int, ManualClock] = {}
@@ -72,12 +73,15 @@ async def test_a_permit_from_the_server_charges_the_car_and_its_receipt_complete
 
     receipts = charger.receipts()
     assert len(receipts) == 1
-    body = await gql(SUBMIT, {"tokens": [r["token"] for r in receipts]}, tokens["user"])
+    body = await gql(SUBMIT_AND_ACK, {"tokens": [r["token"] for r in receipts]}, tokens["user"])
     result = body["data"]["submitReceipts"][0]
     assert result["status"] == "ACCEPTED", result
     request = (await gql(GET_REQUEST, {"id": asked["id"]}, tokens["user"]))["data"]["usageRequest"]
     assert request["status"] == "COMPLETED"
     assert 0 < request["energyWh"] <= 11_000 * 0.5 + 1  # at most 30 min at 11 kW
+    # The phone carries the server's signed acknowledgement back: only then may it go.
+    assert charger.ack_receipts(b64url_decode(result["acknowledgement"])) == 1
+    assert charger.receipts() == []
 
 
 async def test_a_revocation_carried_to_the_charger_stops_the_session_at_once(
