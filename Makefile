@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check app device tests bench migrations
 	$(BIN)/ruff format --check app device tests bench migrations
 	$(BIN)/lint-imports
-	$(BIN)/mypy app/domain device
+	$(BIN)/mypy app device  # strict for app/domain and device (pyproject.toml)
 
 # A bounded, seeded fuzz of the permit verifier fails the build on any accepted mutant; it
 # runs before pytest so pytest's summary stays the last line. `make fuzz` is the long run.

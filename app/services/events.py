@@ -7,7 +7,7 @@ Redis implementation fans out across processes behind the same interface.
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 from app.domain.events import UsageRequestChanged
@@ -18,7 +18,10 @@ Event = UsageRequestChanged
 class EventBus(Protocol):
     async def publish(self, event: Event) -> None: ...
 
-    def subscribe(self, topics: Iterable[str]) -> "AsyncIterator[asyncio.Queue[Event]]": ...
+    def subscribe(self, topics: Iterable[str]) -> AbstractAsyncContextManager[asyncio.Queue[Event]]:
+        """`async with bus.subscribe(topics) as events:` events of those topics arrive on
+        the queue until the block is left, which unsubscribes."""
+        ...
 
 
 class InProcessBus:
@@ -52,3 +55,7 @@ class InProcessBus:
                 self._queues[topic].discard(queue)
                 if not self._queues[topic]:
                     del self._queues[topic]
+
+    def topics(self) -> set[str]:
+        """The topics someone listens to now."""
+        return set(self._queues)

@@ -147,8 +147,13 @@ async def test_driver_cannot_watch_another_drivers_request(live_server: LiveServ
             done = await socket.receive()
             assert done == {"id": op_id, "type": "complete"}
 
-            # A change to their request still shows the intruder nothing.
+            # The operation is over on the server, not merely quiet: its id is free again (a
+            # live one would close the socket, 4409), and after a change to their request
+            # the same watch again shows nothing and ends. That the ended watch no longer
+            # listens at all is checked without a clock in tests/schema/test_subscription_end.py.
             decided = await gql(client, live_server, APPROVE, {"id": theirs["id"]}, who="manager")
             assert decided["approveUsageRequest"]["status"] == "APPROVED"
-            with pytest.raises(TimeoutError):
-                await socket.receive(timeout=1.0)
+            payload = {"query": UPDATED, "variables": {"id": theirs["id"]}}
+            await socket.send({"id": op_id, "type": "subscribe", "payload": payload})
+            assert (await next_payload(socket, op_id)) == {"usageRequestUpdated": None}
+            assert await socket.receive() == {"id": op_id, "type": "complete"}
