@@ -55,10 +55,6 @@ class RelayController:
     def relay_closed(self) -> bool:
         return self.state is RelayState.CHARGING
 
-    @property
-    def active(self) -> bool:
-        return self.session is not None
-
     def power_w(self, battery: Battery | None) -> float:
         if self.session is None or battery is None:
             return 0.0

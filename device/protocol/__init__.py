@@ -1,6 +1,6 @@
 """Wire formats the device owns and the server imports: permit, receipt, revocation list, text."""
 
-from device.protocol.errors import REASON_CODES, ProtocolError
+from device.protocol.errors import ProtocolError
 from device.protocol.keys import SigningKey, TrustList
 from device.protocol.permit import (
     PermitClaims,
@@ -12,7 +12,6 @@ from device.protocol.permit import (
 from device.protocol.text import from_text, to_text
 
 __all__ = [
-    "REASON_CODES",
     "PermitClaims",
     "ProtocolError",
     "SigningKey",

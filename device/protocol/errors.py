@@ -69,17 +69,3 @@ class Superseded(ProtocolError):
     """A revocation list or permit older than one the device already holds."""
 
     code = "superseded"
-
-
-REASON_CODES = (
-    "malformed",
-    "too_large",
-    "unsupported_algorithm",
-    "unknown_key",
-    "bad_signature",
-    "wrong_device",
-    "not_yet_valid",
-    "expired",
-    "revoked",
-    "superseded",
-)
