@@ -115,8 +115,8 @@ class TimeLeftToUse:
     code = "too_little_time_left"
 
     def check(self, c: Candidate) -> Failure | None:
-        if c.slot.duration < MIN_DURATION:
-            return None  # ValidDuration already says why
+        if c.slot.duration < MIN_DURATION or StartNotInPast().check(c) is not None:
+            return None  # ValidDuration or StartNotInPast already says why
         left = c.slot.ends_at - max(c.slot.starts_at, c.now)
         if left < MIN_DURATION:
             minutes = MIN_DURATION // timedelta(minutes=1)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 import pytest
 
 from app.domain.model import Device, Policy, Role, Site, Slot, User
-from app.domain.rules import MIN_DURATION, Candidate, Outcome, evaluate
+from app.domain.rules import MIN_DURATION, OFF_THE_CALENDAR, Candidate, Outcome, evaluate
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DRIVER = User("u1", "user", "Udo", Role.USER)
@@ -39,7 +39,7 @@ def test_a_window_on_the_calendar_is_the_slot_asked_for() -> None:
 
 
 def test_slots_shorter_than_the_minimum_are_denied_with_their_own_reason() -> None:
-    assert MIN_DURATION == timedelta(minutes=15)
+    assert MIN_DURATION / timedelta(minutes=1) == 15
     start = NOW + timedelta(hours=1)
     assert decide(start, MIN_DURATION - timedelta(minutes=1)) == (
         Outcome.REJECTED,
@@ -53,6 +53,13 @@ def test_a_slot_that_starts_inside_the_grace_must_leave_a_usable_window() -> Non
     assert decide(inside_grace, timedelta(minutes=1))[0] is Outcome.REJECTED  # already expired
     assert decide(inside_grace, MIN_DURATION) == (Outcome.REJECTED, ["too_little_time_left"])
     assert decide(inside_grace, MIN_DURATION + timedelta(minutes=4)) == (Outcome.APPROVED, [])
+
+
+def test_a_start_long_past_is_denied_for_that_reason_alone() -> None:
+    assert decide(NOW - timedelta(days=2), timedelta(hours=1)) == (
+        Outcome.REJECTED,
+        ["start_in_past"],
+    )
 
 
 def test_a_long_grace_cannot_issue_a_window_that_has_already_ended() -> None:
@@ -69,10 +76,14 @@ def test_an_opening_hours_site_judges_a_far_start_without_overflowing() -> None:
     assert "beyond_horizon" in [r.code for r in decision.reasons]
 
 
-def test_every_reason_has_a_message_in_words() -> None:
-    _, codes = decide(NOW - timedelta(minutes=4), timedelta(minutes=1))
-    slot = Slot.starting(NOW - timedelta(minutes=4), timedelta(minutes=1))
-    assert slot is not None
-    for reason in evaluate(Candidate(DRIVER, DEVICE, SITE, slot, NOW, (), 0)).reasons:
-        assert reason.message[0].isupper() and reason.message.endswith(".")
-    assert codes == ["duration_too_short"]
+def test_each_new_reason_has_a_message_in_words() -> None:
+    asks = [
+        (NOW + timedelta(hours=1), timedelta(minutes=1)),  # duration_too_short
+        (NOW - timedelta(minutes=4), MIN_DURATION),  # too_little_time_left
+    ]
+    for start, duration in asks:
+        slot = Slot.starting(start, duration)
+        assert slot is not None
+        for reason in evaluate(Candidate(DRIVER, DEVICE, SITE, slot, NOW, (), 0)).reasons:
+            assert reason.message[0].isupper() and reason.message.endswith("."), reason
+    assert OFF_THE_CALENDAR.reasons[0].message.endswith(".")
