@@ -95,7 +95,7 @@ class LinkServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
             full = len(self._open) >= MAX_CONNECTIONS
-            if (full and not self._drop_longest_waiting()) or self._running >= MAX_THREADS:
+            if self._running >= MAX_THREADS or (full and not self._drop_longest_waiting()):
                 self.shutdown_request(request)  # every slot is serving a request: drop this
                 return
             self._open[request] = _Connection(request, time.monotonic())
