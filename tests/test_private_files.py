@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.store.database import DatabaseFileError, ensure_private
 from device.protocol import SigningKey
 from device.protocol.keys import KeyFileError
 
@@ -96,3 +97,13 @@ def test_a_key_file_of_the_wrong_size_is_refused_by_name(tmp_path: Path) -> None
     os.close(fd)
     with pytest.raises(KeyFileError, match=str(path)):
         SigningKey.load_or_create(path)
+
+
+def test_a_leftover_wal_file_open_to_others_is_refused_too(tmp_path: Path) -> None:
+    database = tmp_path / "pp.db"
+    ensure_private(database)
+    wal = tmp_path / "pp.db-wal"
+    wal.write_bytes(b"")
+    wal.chmod(0o644)
+    with pytest.raises(DatabaseFileError, match=f"chmod 600 {wal}"):
+        ensure_private(database)

@@ -12,7 +12,6 @@ and the loop stays free while the server works.
 
 import asyncio
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,19 +61,28 @@ class DatabaseFileError(Exception):
 def ensure_private(path: Path) -> None:
     """Create the database file mode 0600 before SQLite does (it would use 0644), or check an
     existing one is still private: it holds every account's password hash and token hash.
-    SQLite gives its -wal and -shm files the database file's mode."""
+    SQLite gives its -wal and -shm files the database file's mode; left over from a run
+    before a chmod, they are checked too."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return  # an empty file is an empty database
     except FileExistsError:
         pass  # made earlier, or by a process starting at the same time: check it below
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
+    sidecars = (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+    exposed = " ".join(str(file) for file in (path, *sidecars) if _open_to_others(file))
+    if exposed:
         raise DatabaseFileError(
-            f"{path} is open to other users (mode {mode:04o}): the database must be mode "
-            f"0600. Run `chmod 600 {path}`."
+            f"{exposed}: open to other users, while the database must be mode 0600. "
+            f"Run `chmod 600 {exposed}`."
         )
+
+
+def _open_to_others(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & 0o077)
+    except FileNotFoundError:
+        return False
 
 
 def _sqlite_begin(connection: Connection) -> None:
