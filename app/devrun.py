@@ -19,6 +19,8 @@ from app.domain.model import Role, User
 from app.services.container import build_services
 from app.services.devices import register_device
 from app.settings import Settings
+from app.store.database import DatabaseFileError
+from device.protocol.keys import KeyFileError
 
 HOST, PORT, DEVICE_PORT = "127.0.0.1", 8000, 8410
 DEMO_DEVICE = "ch-1"
@@ -90,12 +92,15 @@ def _wait_for(url: str, timeout_s: float = 20.0) -> None:
 
 def main() -> None:
     settings = Settings.from_env()
-    print("• migrating", settings.database_url)
-    migrate(settings)
-    print("• seeding the demo site")
-    demo = seed_demo(settings)
-    print("• commissioning the simulated charger", DEMO_DEVICE)
-    state = commission_device(settings)
+    try:
+        print("• migrating", settings.database_url)
+        migrate(settings)
+        print("• seeding the demo site")
+        demo = seed_demo(settings)
+        print("• commissioning the simulated charger", DEMO_DEVICE)
+        state = commission_device(settings)
+    except (KeyFileError, DatabaseFileError) as err:
+        raise SystemExit(f"powerpermit: {err}") from None
 
     env = {**os.environ, "POWERPERMIT_DATA_DIR": str(settings.data_dir)}
     server = subprocess.Popen(
