@@ -8,7 +8,7 @@ round measures `{ __typename }` from `--probes` keep-alive connections (one requ
 time each) for `--seconds`: first quiet, then while each abuse runs from its own
 connections until the same deadline:
 
-- fragment bomb: the 853-byte query whose 22 fragments each spread the next twice;
+- fragment bomb: a 909-byte query whose 22 fragments each spread the next twice;
 - 100,000 aliases: a 1.9 MB document;
 - oversized bodies: 8 MiB bodies, announced by Content-Length;
 - 30 logins: 30 connections each trying a wrong password, over and over.
@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.request_usage import Connection, Round, Server, cli, run_round  # noqa: E402
+from tests.schema.abusive_documents import aliases, fragment_bomb  # noqa: E402
 
 Abuse = Callable[[int, float, Counter[str]], Awaitable[None]]
 
@@ -40,14 +41,7 @@ LOGIN = "mutation ($l: String!, $p: String!) { login(login: $l, password: $p) { 
 OVERSIZED_BYTES = 8 * 1024 * 1024
 
 
-def fragment_bomb(levels: int = 22) -> bytes:
-    fragments = [f"fragment F{n} on Query {{ ...F{n + 1} ...F{n + 1} }}" for n in range(levels)]
-    fragments.append(f"fragment F{levels} on Query {{ __typename }}")
-    return json.dumps({"query": "query { ...F0 } " + " ".join(fragments)}).encode()
-
-
-def many_aliases(count: int = 100_000) -> bytes:
-    query = "{" + " ".join(f"a{n}:__typename" for n in range(count)) + "}"
+def body(query: str) -> bytes:
     return json.dumps({"query": query}).encode()
 
 
@@ -113,7 +107,6 @@ async def send_oversized(port: int, deadline: float, answers: Counter[str]) -> N
 
 
 def abuses(login: str) -> dict[str, Abuse]:
-    bomb, aliases = fragment_bomb(), many_aliases()
     wrong = json.dumps({"query": LOGIN, "variables": {"l": login, "p": "not it"}}).encode()
 
     def posting(body: bytes, connections: int) -> Abuse:
@@ -128,8 +121,8 @@ def abuses(login: str) -> dict[str, Abuse]:
         await asyncio.gather(*(send_oversized(port, deadline, answers) for _ in range(2)))
 
     return {
-        "fragment bomb": posting(bomb, 2),
-        "100,000 aliases": posting(aliases, 2),
+        "fragment bomb": posting(body(fragment_bomb()), 2),
+        "100,000 aliases": posting(body(aliases(100_000)), 2),
         "oversized bodies": oversized,
         "30 logins": posting(wrong, 30),
     }

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app.schema.limits import MAX_BODY_BYTES
 from tests.http.live import GraphQLSocket, LiveServer
-from tests.schema.test_document_limits import fragment_bomb
+from tests.schema.abusive_documents import fragment_bomb
 
 HANG_GUARD_S = 10.0
 

@@ -25,18 +25,7 @@ from app.services.container import Services
 from app.store import tables as t
 from device.protocol.receipt import MAX_RECEIPT_SIZE
 from tests.conftest import Clock, GraphQLClient, iso
-
-
-def fragment_bomb(levels: int = 22) -> str:
-    """853 bytes that strawberry's depth limiter walked 2^22 times (13 s)."""
-    fragments = [f"fragment F{n} on Query {{ ...F{n + 1} ...F{n + 1} }}" for n in range(levels)]
-    fragments.append(f"fragment F{levels} on Query {{ __typename }}")
-    return "query Bomb { ...F0 } " + " ".join(fragments)
-
-
-def aliases(count: int) -> str:
-    return "{ " + " ".join(f"a{n}: __typename" for n in range(count)) + " }"
-
+from tests.schema.abusive_documents import aliases, fragment_bomb
 
 OVER_LIMIT = {
     "fragment_bomb": (fragment_bomb(), "TOO_COMPLEX"),
