@@ -5,6 +5,7 @@ They work on a Connection inside a transaction opened by Database; they never co
 
 from collections.abc import Iterable, Sequence
 from datetime import time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -38,6 +39,53 @@ def _time(text: str | None) -> time | None:
     return time.fromisoformat(text) if text else None
 
 
+def _hh_mm(moment: time | None) -> str | None:
+    return moment.strftime("%H:%M") if moment else None
+
+
+# One mapping per table, entity -> row, beside the row -> entity one above: every write of
+# the table goes through it. (usage_requests and permits: app/store/booking.py.)
+
+
+def user_row(user: User, password_hash: str | None) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "login": user.login,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "password_hash": password_hash,
+    }
+
+
+def site_row(site: Site) -> dict[str, Any]:
+    """The site's own columns; its managers and members are rows of their own tables."""
+    policy = site.policy
+    return {
+        "id": site.id,
+        "name": site.name,
+        "timezone": site.timezone,
+        "max_duration_min": int(policy.max_duration.total_seconds() // 60),
+        "auto_approve_min": int(policy.auto_approve_up_to.total_seconds() // 60),
+        "horizon_days": policy.booking_horizon.days,
+        "start_grace_s": int(policy.start_grace.total_seconds()),
+        "max_open_requests": policy.max_open_requests,
+        "opens_at": _hh_mm(policy.opens_at),
+        "closes_at": _hh_mm(policy.closes_at),
+    }
+
+
+def device_row(device: Device) -> dict[str, Any]:
+    """The device's own columns; its revocation sequence is the store's counter."""
+    return {
+        "id": device.id,
+        "name": device.name,
+        "site_id": device.site_id,
+        "in_service": device.in_service,
+        "max_power_w": device.max_power_w,
+        "public_key": device.public_key,
+    }
+
+
 class Users:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -53,15 +101,7 @@ class Users:
         return user_from_row(found) if found else None
 
     def add(self, user: User, password_hash: str | None = None) -> None:
-        self.conn.execute(
-            t.users.insert().values(
-                id=user.id,
-                login=user.login,
-                display_name=user.display_name,
-                role=user.role.value,
-                password_hash=password_hash,
-            )
-        )
+        self.conn.execute(t.users.insert().values(user_row(user, password_hash)))
 
     def by_login(self, login: str) -> tuple[User, str | None] | None:
         query = sa.select(t.users).where(t.users.c.login == login)
@@ -80,21 +120,7 @@ class Sites:
 
     def add(self, site: Site) -> None:
         """A new site with its policy, managers and members."""
-        policy = site.policy
-        self.conn.execute(
-            t.sites.insert().values(
-                id=site.id,
-                name=site.name,
-                timezone=site.timezone,
-                max_duration_min=int(policy.max_duration.total_seconds() // 60),
-                auto_approve_min=int(policy.auto_approve_up_to.total_seconds() // 60),
-                horizon_days=policy.booking_horizon.days,
-                start_grace_s=int(policy.start_grace.total_seconds()),
-                max_open_requests=policy.max_open_requests,
-                opens_at=policy.opens_at.strftime("%H:%M") if policy.opens_at else None,
-                closes_at=policy.closes_at.strftime("%H:%M") if policy.closes_at else None,
-            )
-        )
+        self.conn.execute(t.sites.insert().values(site_row(site)))
         for user_id in site.manager_ids:
             self.add_person(site.id, user_id, t.site_managers)
         for user_id in site.member_ids:
@@ -160,16 +186,7 @@ class Devices:
         return [device_from_row(row) for row in self.conn.execute(query).mappings()]
 
     def add(self, device: Device) -> None:
-        self.conn.execute(
-            t.devices.insert().values(
-                id=device.id,
-                name=device.name,
-                site_id=device.site_id,
-                in_service=device.in_service,
-                max_power_w=device.max_power_w,
-                public_key=device.public_key,
-            )
-        )
+        self.conn.execute(t.devices.insert().values(device_row(device)))
 
     def set_public_key(self, device_id: str, public_key: bytes) -> None:
         self.conn.execute(
