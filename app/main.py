@@ -13,7 +13,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from app.schema.http import GraphQLEndpoint
 from app.services.container import Services, build_services
-from app.services.usage import expire_overdue
+from app.services.usage import ISSUE_BATCH, expire_overdue, issue_due_permits
 from app.settings import Settings
 
 log = logging.getLogger("powerpermit")
@@ -60,10 +60,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 async def _expire_forever(services: Services) -> None:
-    """Requests whose window has passed become EXPIRED; the slot then frees up."""
+    """Requests whose window has passed become EXPIRED; the slot then frees up. Approved
+    requests whose window entered the permit lead get their permits, a bounded batch per
+    transaction, until none is left."""
     while True:
         try:
             await expire_overdue(services)
+            while await issue_due_permits(services) == ISSUE_BATCH:
+                pass
         except Exception:  # noqa: BLE001 - keep sweeping; the next round retries
             log.exception("expiry sweep failed")
         await asyncio.sleep(EXPIRY_INTERVAL_S)

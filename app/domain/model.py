@@ -30,6 +30,17 @@ CALENDAR_END = datetime(9999, 1, 1, tzinfo=UTC)
 # Statuses that hold a slot on the device: no two of them may overlap.
 SLOT_HOLDING = frozenset({Status.NEEDS_MANAGER, Status.APPROVED})
 
+
+def holds_slot(status: Status, revocation_pending: bool) -> bool:
+    """The one definition of a request that holds its slot (the store's constraint mirrors it).
+
+    Besides the slot-holding statuses, a withdrawn request whose permit was issued keeps its
+    slot while the revocation is pending (until its window has passed): an offline charger
+    still honours that permit, so the slot must not be given to anyone else.
+    """
+    return status in SLOT_HOLDING or revocation_pending
+
+
 _TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.NEEDS_MANAGER: frozenset(
         {Status.APPROVED, Status.REJECTED, Status.CANCELLED, Status.EXPIRED}
@@ -140,6 +151,8 @@ class UsageRequest:
     decided_by: str | None = None
     note: str | None = None
     permit_id: str | None = field(default=None)
+    # Its permit was withdrawn, and may still work on an offline charger: see holds_slot.
+    revocation_pending: bool = False
 
     def moved_to(self, status: Status, **changes: object) -> "UsageRequest":
         if status not in _TRANSITIONS.get(self.status, frozenset()):
@@ -148,7 +161,7 @@ class UsageRequest:
 
     @property
     def holds_slot(self) -> bool:
-        return self.status in SLOT_HOLDING
+        return holds_slot(self.status, self.revocation_pending)
 
 
 @dataclass(frozen=True)

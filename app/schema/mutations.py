@@ -89,6 +89,9 @@ class LoginFailed:
 
 
 LoginResult = Annotated[Session | LoginFailed, strawberry.union("LoginResult")]
+CollectPermitResult = Annotated[
+    UsageRequest | RequestDenied | NotFound | NotAllowed, strawberry.union("CollectPermitResult")
+]
 RevokeResult = Annotated[
     RevokedPermit | NotFound | NotAllowed | InvalidTransition | InvalidInput,
     strawberry.union("RevokeResult"),
@@ -163,6 +166,25 @@ class Mutation:
     ) -> DecisionResult:
         services, user = info.context.services, _user(info)
         return await _decide(lambda: usage.cancel(services, user, str(id)), str(id))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The permit of your approved request, issued now if its window starts "
+        "within 24 h (`permitAvailableAt`); the same permit on every call.",
+    )
+    async def collect_permit(
+        self, info: Info[Context, None], request_id: strawberry.ID
+    ) -> CollectPermitResult:
+        services, user = info.context.services, _user(info)
+        try:
+            result = await attempt(
+                lambda: usage.collect_permit(services, user, str(request_id)), request_id
+            )
+        except usage.PermitNotIssued as err:
+            return RequestDenied(reasons=[Reason.from_domain(err.reason)])
+        if isinstance(result, FAILURES):
+            return result  # type: ignore[return-value]  # NotFound or NotAllowed only
+        return UsageRequest.from_domain(result.request, permit=result.permit)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def revoke_permit(

@@ -15,6 +15,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from app.domain import model
+from app.domain.permits import permit_available_at
 from app.schema.context import Context
 from app.services import devices
 from app.services.errors import Invalid, NotFound
@@ -136,6 +137,11 @@ class UsageRequest:
     energy_wh: float | None
     note: str | None
     decision: Decision = strawberry.field(description="What the rules, then a manager, decided.")
+    permit_available_at: datetime | None = strawberry.field(
+        description="While the request waits for its permit: when `collectPermit` (or the "
+        "server on its own) can issue it. Permits are issued at most 24 h before their "
+        "window. Null once the permit exists or when none will be issued."
+    )
     _request: strawberry.Private[model.UsageRequest]
     # Set when whoever built this answer already holds them (the use case that just wrote
     # them); otherwise the fields below load them in batches.
@@ -160,6 +166,7 @@ class UsageRequest:
             energy_wh=request.energy_wh,
             note=request.note,
             decision=_decision(request),
+            permit_available_at=_permit_available_at(request),
             _request=request,
             _device=device if device is not None and device.id == request.device_id else None,
             _permit=permit if permit is not None and permit.id == request.permit_id else None,
@@ -184,14 +191,22 @@ class UsageRequest:
 
 
 def _decision(request: model.UsageRequest) -> Decision:
-    if request.permit_id is not None:
-        outcome = "APPROVED"
-    elif request.status is model.Status.REJECTED:
+    # Approved by the rules (no reasons: a request sent to a manager always has one) or by
+    # a manager (decided_by, when not rejected); a permit may come later (PERMIT_LEAD).
+    if request.status is model.Status.REJECTED:
         outcome = "REJECTED"
+    elif request.permit_id is not None or not request.reasons or request.decided_by:
+        outcome = "APPROVED"
     else:  # still waiting, or cancelled or expired before anyone decided
         outcome = "NEEDS_MANAGER"
     reasons = [Reason.from_domain(r) for r in request.reasons]
     return Decision(outcome=DecisionOutcome[outcome], reasons=reasons)
+
+
+def _permit_available_at(request: model.UsageRequest) -> datetime | None:
+    if request.permit_id is not None or request.status not in model.SLOT_HOLDING:
+        return None
+    return permit_available_at(request.slot)
 
 
 async def _load_device(info: Info[Context, None], device_id: str) -> Device | None:

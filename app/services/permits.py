@@ -15,6 +15,7 @@ from app.store.audit import AuditLog
 from app.store.permits import Permits
 from app.store.repositories import Devices
 from app.store.requests import UsageRequests
+from device.protocol.revocation import MAX_REVOCATION_LIST_SIZE
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,21 @@ class SignedRevocationList:
     token: bytes
 
 
-def revoke_in_transaction(conn: Connection, permit_id: str, device_id: str, now: datetime) -> None:
-    """Mark a permit revoked and bump its device's list sequence, so devices learn of it."""
-    Permits(conn).mark_revoked(permit_id, now)
-    Devices(conn).next_revocation_sequence(device_id)
+class RevocationListTooLarge(Exception):
+    """A list the device would refuse. The lead time and the held slots bound every list
+    far below the device's limit (tests/services/test_revocation_flood.py measures it);
+    should that ever fail, no such list is handed out."""
+
+
+def revoke_in_transaction(conn: Connection, permit: Permit, now: datetime) -> Permit:
+    """Mark a permit revoked and bump its device's list sequence, so devices learn of it.
+
+    The caller marks the permit's request `revocation_pending`: its slot stays held.
+    """
+    revoked = replace(permit, revoked_at=now.replace(microsecond=0))
+    Permits(conn).save(revoked)
+    Devices(conn).next_revocation_sequence(permit.device_id)
+    return revoked
 
 
 async def revoke_permit(
@@ -40,14 +52,16 @@ async def revoke_permit(
         permit = Permits(conn).get(permit_id)
         if permit is None:
             raise NotFound("permit", permit_id)
-        before = UsageRequests(conn).get(permit.request_id)
+        before = UsageRequests(conn).get(permit.request_id, for_update=True)
         assert before is not None
         require_manager(
             conn, manager, before.site_id, "Only a manager of the permit's site can revoke it."
         )
-        after = before.moved_to(Status.REVOKED, decided_by=manager.id, note=reason[:500])
+        after = before.moved_to(
+            Status.REVOKED, decided_by=manager.id, note=reason[:500], revocation_pending=True
+        )
         save_request(conn, before, after, at=now, actor_id=manager.id, action="revoke")
-        revoke_in_transaction(conn, permit.id, permit.device_id, now)
+        revoked = revoke_in_transaction(conn, permit, now)
         AuditLog(conn).record(
             at=now,
             actor_id=manager.id,
@@ -57,7 +71,7 @@ async def revoke_permit(
             before={"revoked": False},
             after={"revoked": True, "reason": reason[:500]},
         )
-        return replace(permit, revoked_at=now.replace(microsecond=0)), after
+        return revoked, after
 
     permit, request = await services.db.write(work)
     await publish(services, request)
@@ -74,6 +88,8 @@ async def revocation_list(services: Services, user: User, device_id: str) -> Sig
         sequence = Devices(conn).revocation_sequence(device_id)
         permit_ids = Permits(conn).revoked_ids(device_id, now)
         token = services.signer.revocation_list(device_id, sequence, permit_ids, now)
+        if len(token) > MAX_REVOCATION_LIST_SIZE:
+            raise RevocationListTooLarge(f"{device_id}: {len(permit_ids)} ids, {len(token)} B")
         return SignedRevocationList(device_id, sequence, permit_ids, token)
 
     return await services.db.read(work)

@@ -1,7 +1,9 @@
-"""Use cases of a usage request: ask, approve, reject, cancel, expire.
+"""Use cases of a usage request: ask, approve, reject, cancel, collect its permit, expire.
 
 Each is one transaction (one trip to the store's writer) that publishes its event after
-the commit.
+the commit. A permit is issued only within PERMIT_LEAD before its window (see
+app/domain/permits.py): at approval when the window is that close, otherwise when the
+driver collects it or the sweep (`issue_due_permits`) gets there first.
 """
 
 from collections.abc import Callable
@@ -11,7 +13,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from app.domain.errors import InvalidTransition
-from app.domain.model import Device, Permit, Reason, Slot, Status, UsageRequest, User
+from app.domain.model import (
+    SLOT_HOLDING,
+    Device,
+    Permit,
+    Reason,
+    Slot,
+    Status,
+    UsageRequest,
+    User,
+)
+from app.domain.permits import PERMIT_LEAD, permit_available_at, permit_due
 from app.domain.rules import OFF_THE_CALENDAR, Candidate, Decision, Outcome, evaluate
 from app.services.access import require_manager
 from app.services.audit import audit_request, save_request
@@ -26,6 +38,12 @@ from app.store.repositories import Devices
 from app.store.requests import UsageRequests
 
 SLOT_TAKEN = Reason("slot_taken", "The device is already booked for part of that time.")
+SLOT_HELD = Reason(
+    "slot_held_by_revoked_permit",
+    "Part of that time belongs to a permit that was withdrawn but may still work on the "
+    "charger until its window has passed; it cannot be booked again before then.",
+)
+ISSUE_BATCH = 100  # permits the sweep issues per transaction: bounds how long one holds
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,8 @@ async def request_usage(
         device = found.device
         candidate = Candidate(user, device, found.site, slot, now, found.taken, found.open_requests)
         decision = evaluate(candidate)
+        if any(slot.overlaps(held) for held in found.held):
+            decision = Decision(Outcome.REJECTED, (*decision.reasons, SLOT_HELD))
         if decision.outcome is Outcome.REJECTED or device is None:
             return Asked(decision, None)
         request = UsageRequest(
@@ -66,7 +86,7 @@ async def request_usage(
         except SlotOverlap:
             return Asked(Decision(Outcome.REJECTED, (SLOT_TAKEN,)), None)
         permit = None
-        if decision.approved:
+        if decision.approved and permit_due(slot, now):
             permit = services.signer.issue(request, device, now)
             Permits(conn).add(permit)
             request = replace(request, permit_id=permit.id)
@@ -86,16 +106,11 @@ async def approve(services: Services, manager: User, request_id: str) -> UsageRe
         before = _managed_request(conn, manager, request_id)
         if before.slot.ends_at <= now and before.holds_slot:
             raise InvalidTransition("EXPIRED", Status.APPROVED.value)  # window has passed
-        device = Devices(conn).get(before.device_id)
-        assert device is not None
         after = before.moved_to(Status.APPROVED, decided_by=manager.id)
-        permit = services.signer.issue(after, device, now)
-        after = save_request(
-            conn, before, replace(after, permit_id=permit.id),
-            at=now, actor_id=manager.id, action="approve",
-        )  # fmt: skip
-        Permits(conn).add(permit)
-        return after
+        permit = _issue_if_due(services, conn, after, now)
+        if permit is not None:
+            after = replace(after, permit_id=permit.id)
+        return save_request(conn, before, after, at=now, actor_id=manager.id, action="approve")
 
     return await _decided(services, work)
 
@@ -112,35 +127,101 @@ async def reject(services: Services, manager: User, request_id: str, note: str) 
 
 
 async def cancel(services: Services, user: User, request_id: str) -> UsageRequest:
-    """A driver withdraws their own request; an issued permit goes on the revocation list."""
+    """A driver withdraws their own request. An issued permit goes on the revocation list
+    and keeps its slot until its window has passed; before a permit exists, cancelling
+    revokes nothing and frees the slot at once."""
     now = services.clock()
 
     def work(conn: Connection) -> UsageRequest:
-        before = UsageRequests(conn).get(request_id)
-        if before is None:
-            raise NotFound("usage request", request_id)
-        if before.user_id != user.id:
-            raise NotAllowed("Only the driver who asked can cancel a request.")
+        before = _own_request(conn, user, request_id, "cancel a request")
         after = before.moved_to(Status.CANCELLED)
         if before.permit_id is not None:
-            revoke_in_transaction(conn, before.permit_id, before.device_id, now)
+            permit = Permits(conn).get(before.permit_id)
+            assert permit is not None
+            revoke_in_transaction(conn, permit, now)
+            after = replace(after, revocation_pending=True)
         return save_request(conn, before, after, at=now, actor_id=user.id, action="cancel")
 
     return await _decided(services, work)
 
 
-async def expire_overdue(services: Services) -> int:
-    """Move every slot-holding request whose window has passed to EXPIRED."""
+class PermitNotIssued(Exception):
+    """Why an approved request has no permit to collect (yet): a typed denial."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Collected:
+    request: UsageRequest
+    permit: Permit
+
+
+async def collect_permit(services: Services, user: User, request_id: str) -> Collected:
+    """The permit of the driver's approved request, issued now if its window is within the
+    lead. Idempotent: the same permit every time once it exists."""
+    now = services.clock()
+
+    def work(conn: Connection) -> tuple[Collected, bool]:
+        request = _own_request(conn, user, request_id, "collect its permit")
+        if request.permit_id is not None:
+            permit = Permits(conn).get(request.permit_id)
+            assert permit is not None
+            return Collected(request, permit), False
+        if request.status is not Status.APPROVED:
+            raise PermitNotIssued(_no_permit_reason(request))
+        issued = _issue_and_audit(services, conn, request, now, actor_id=user.id)
+        if issued is None:
+            raise PermitNotIssued(_no_permit_reason(request, now))
+        return Collected(*issued), True
+
+    collected, issued = await services.db.write(work)
+    if issued:
+        await publish(services, collected.request)
+    return collected
+
+
+async def issue_due_permits(services: Services, limit: int = ISSUE_BATCH) -> int:
+    """Issue the permits of approved requests whose window entered the lead, soonest first,
+    at most `limit` in one transaction; subscribers hear of each. Returns how many."""
     now = services.clock()
 
     def work(conn: Connection) -> list[UsageRequest]:
-        overdue = UsageRequests(conn).overdue(now)
-        return [
-            save_request(
-                conn, r, r.moved_to(Status.EXPIRED), at=now, actor_id=None, action="expire"
-            )
-            for r in overdue
-        ]
+        requests = UsageRequests(conn)
+        issued = []
+        for request_id in requests.awaiting_permit(now + PERMIT_LEAD, now, limit):
+            # Re-read under the row lock: a driver may have collected or cancelled it since.
+            request = requests.get(request_id, for_update=True)
+            if request is None or request.status is not Status.APPROVED or request.permit_id:
+                continue
+            done = _issue_and_audit(services, conn, request, now, actor_id=None)
+            if done is not None:
+                issued.append(done[0])
+        return issued
+
+    issued = await services.db.write(work)
+    for request in issued:
+        await publish(services, request)
+    return len(issued)
+
+
+async def expire_overdue(services: Services) -> int:
+    """Every slot-holding request whose window has passed stops holding it: a waiting or
+    approved one becomes EXPIRED; a withdrawn permit's revocation is no longer pending (the
+    permit has expired on every charger)."""
+    now = services.clock()
+
+    def work(conn: Connection) -> list[UsageRequest]:
+        changed = []
+        for before in UsageRequests(conn).overdue(now):
+            if before.status in SLOT_HOLDING:
+                after, action = before.moved_to(Status.EXPIRED), "expire"
+            else:
+                after, action = replace(before, revocation_pending=False), "release_slot"
+            changed.append(save_request(conn, before, after, at=now, actor_id=None, action=action))
+        return changed
 
     expired = await services.db.write(work)
     for request in expired:
@@ -148,8 +229,59 @@ async def expire_overdue(services: Services) -> int:
     return len(expired)
 
 
+def _issue_if_due(
+    services: Services, conn: Connection, request: UsageRequest, now: datetime
+) -> Permit | None:
+    """Sign and store the permit of an approved request when its window is within the lead."""
+    if not permit_due(request.slot, now):
+        return None
+    device = Devices(conn).get(request.device_id)
+    assert device is not None
+    permit = services.signer.issue(request, device, now)
+    Permits(conn).add(permit)
+    return permit
+
+
+def _issue_and_audit(
+    services: Services, conn: Connection, request: UsageRequest, now: datetime, actor_id: str | None
+) -> tuple[UsageRequest, Permit] | None:
+    permit = _issue_if_due(services, conn, request, now)
+    if permit is None:
+        return None
+    after = replace(request, permit_id=permit.id)
+    audit_request(
+        conn, at=now, actor_id=actor_id, action="issue_permit", before=request, after=after
+    )
+    return after, permit
+
+
+def _no_permit_reason(request: UsageRequest, now: datetime | None = None) -> Reason:
+    if request.status is Status.NEEDS_MANAGER:
+        return Reason("awaiting_manager", "A manager has not approved this request yet.")
+    if request.status is not Status.APPROVED:
+        status = request.status.value.lower()
+        return Reason("not_approved", f"This request is {status}; it has no permit.")
+    if now is not None and now >= request.slot.ends_at:
+        return Reason("window_passed", "The window of this request has passed.")
+    available = permit_available_at(request.slot)
+    return Reason(
+        "permit_not_yet_available",
+        f"Permits are issued at most {PERMIT_LEAD // timedelta(hours=1)} h before their "
+        f"window; this one from {available:%Y-%m-%d %H:%M} UTC.",
+    )
+
+
+def _own_request(conn: Connection, user: User, request_id: str, doing: str) -> UsageRequest:
+    request = UsageRequests(conn).get(request_id, for_update=True)
+    if request is None:
+        raise NotFound("usage request", request_id)
+    if request.user_id != user.id:
+        raise NotAllowed(f"Only the driver who asked can {doing}.")
+    return request
+
+
 def _managed_request(conn: Connection, manager: User, request_id: str) -> UsageRequest:
-    request = UsageRequests(conn).get(request_id)
+    request = UsageRequests(conn).get(request_id, for_update=True)
     if request is None:
         raise NotFound("usage request", request_id)
     require_manager(

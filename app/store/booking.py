@@ -1,7 +1,9 @@
 """The hot path of asking for a slot: what the rules need, and the rows a decision writes.
 
-Six prepared statements per request: the device with its site and the asker's membership,
-the slot-holding requests that overlap, the asker's open count, then three inserts.
+Prepared statements per request: the device with its site, the site's people, the
+slot-holding requests that overlap, the asker's open count, then the inserts. The row
+mappings here (`request_row`, `permit_row`) are the only ones for their tables: inserts
+and updates share them.
 """
 
 import json
@@ -12,20 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app.domain.model import Device, Permit, Policy, Site, Slot, UsageRequest, User
+from app.domain.model import SLOT_HOLDING, Device, Permit, Policy, Site, Slot, UsageRequest, User
 from app.store import tables as t
 from app.store.errors import SlotOverlap
 from app.store.prepared import Prepared
 
 _R = t.usage_requests
-_HOLDING = [sa.literal_column("'NEEDS_MANAGER'"), sa.literal_column("'APPROVED'")]
-
-
-def _exists(table: sa.Table) -> Any:
-    return sa.exists().where(
-        table.c.site_id == t.sites.c.id, table.c.user_id == sa.bindparam("user_id")
-    )
-
+_P = t.permits
+_WAITING_OR_AHEAD: list[sa.ColumnElement[str]] = [
+    sa.literal_column(f"'{s.value}'") for s in sorted(SLOT_HOLDING)
+]
 
 _CONTEXT = Prepared(
     sa.select(
@@ -34,16 +32,24 @@ _CONTEXT = Prepared(
         t.sites.c.name.label("site_name"), t.sites.c.timezone, t.sites.c.max_duration_min,
         t.sites.c.auto_approve_min, t.sites.c.horizon_days, t.sites.c.start_grace_s,
         t.sites.c.max_open_requests, t.sites.c.opens_at, t.sites.c.closes_at,
-        _exists(t.site_members).label("is_member"),
-        _exists(t.site_managers).label("is_manager"),
     )
     .join(t.sites, t.sites.c.id == t.devices.c.site_id)
     .where(t.devices.c.id == sa.bindparam("device_id"))
 )  # fmt: skip
+_PEOPLE = Prepared(
+    sa.union_all(
+        sa.select(t.site_managers.c.user_id, sa.literal_column("1").label("is_manager")).where(
+            t.site_managers.c.site_id == sa.bindparam("site_id")
+        ),
+        sa.select(t.site_members.c.user_id, sa.literal_column("0").label("is_manager")).where(
+            t.site_members.c.site_id == sa.bindparam("member_site_id")
+        ),
+    )
+)
 _TAKEN = Prepared(
-    sa.select(_R.c.starts_at, _R.c.ends_at).where(
+    sa.select(_R.c.starts_at, _R.c.ends_at, _R.c.revocation_pending).where(
         _R.c.device_id == sa.bindparam("device_id"),
-        _R.c.status.in_(_HOLDING),
+        t.holds_slot(_R),
         _R.c.starts_at < sa.bindparam("ends_at"),
         _R.c.ends_at > sa.bindparam("starts_at"),
     )
@@ -51,7 +57,7 @@ _TAKEN = Prepared(
 _OPEN = Prepared(
     sa.select(sa.func.count()).where(
         _R.c.user_id == sa.bindparam("user_id"),
-        _R.c.status.in_(_HOLDING),
+        _R.c.status.in_(_WAITING_OR_AHEAD),
         _R.c.ends_at > sa.bindparam("now"),
     )
 )
@@ -60,8 +66,16 @@ _INSERT_REQUEST = Prepared(
     .values({c.name: sa.bindparam(c.name) for c in _R.c if c.name != "id"})
     .returning(_R.c.id)
 )
-_INSERT_PERMIT = Prepared(
-    t.permits.insert().values({c.name: sa.bindparam(c.name) for c in t.permits.c})
+_UPDATE_REQUEST = Prepared(
+    _R.update()
+    .where(_R.c.id == sa.bindparam("request_id"))
+    .values({c.name: sa.bindparam(c.name) for c in _R.c if c.name != "id"})
+)
+_INSERT_PERMIT = Prepared(_P.insert().values({c.name: sa.bindparam(c.name) for c in _P.c}))
+_UPDATE_PERMIT = Prepared(
+    _P.update()
+    .where(_P.c.id == sa.bindparam("permit_id"))
+    .values({c.name: sa.bindparam(c.name) for c in _P.c if c.name != "id"})
 )
 _INSERT_AUDIT = Prepared(
     t.audit_log.insert().values(
@@ -73,8 +87,9 @@ _INSERT_AUDIT = Prepared(
 @dataclass(frozen=True)
 class BookingContext:
     device: Device | None
-    site: Site | None  # membership sets hold only the asker, which is all the rules read
-    taken: list[Slot]
+    site: Site | None
+    taken: list[Slot]  # slots of requests waiting for or holding the device
+    held: list[Slot]  # slots a withdrawn, still-working permit keeps from everyone
     open_requests: int
 
 
@@ -89,11 +104,16 @@ def _utc(epoch: int) -> datetime:
 def load_context(
     conn: Connection, user: User, device_id: str, slot: Slot, now: datetime
 ) -> BookingContext:
-    row = _CONTEXT.first(conn, device_id=device_id, user_id=user.id)
+    row = _CONTEXT.first(conn, device_id=device_id)
     open_requests = _OPEN.scalar(conn, user_id=user.id, now=_epoch(now))
     if row is None:
-        return BookingContext(None, None, [], open_requests)
-    taken = taken_slots(conn, device_id, slot)
+        return BookingContext(None, None, [], [], open_requests)
+    taken: list[Slot] = []
+    held: list[Slot] = []
+    for starts, ends, pending in _TAKEN.rows(
+        conn, device_id=device_id, starts_at=_epoch(slot.starts_at), ends_at=_epoch(slot.ends_at)
+    ):
+        (held if pending else taken).append(Slot(_utc(starts), _utc(ends)))
     device = Device(
         row.id, row.name, row.site_id, bool(row.in_service), row.max_power_w, row.public_key
     )
@@ -106,15 +126,16 @@ def load_context(
         opens_at=time.fromisoformat(row.opens_at) if row.opens_at else None,
         closes_at=time.fromisoformat(row.closes_at) if row.closes_at else None,
     )
+    people = _PEOPLE.rows(conn, site_id=row.site_id, member_site_id=row.site_id)
     site = Site(
         id=row.site_id,
         name=row.site_name,
         timezone=row.timezone,
         policy=policy,
-        manager_ids=frozenset({user.id}) if row.is_manager else frozenset(),
-        member_ids=frozenset({user.id}) if row.is_member else frozenset(),
+        manager_ids=frozenset(person for person, is_manager in people if is_manager),
+        member_ids=frozenset(person for person, is_manager in people if not is_manager),
     )
-    return BookingContext(device, site, taken, open_requests)
+    return BookingContext(device, site, taken, held, open_requests)
 
 
 def taken_slots(conn: Connection, device_id: str, slot: Slot) -> list[Slot]:
@@ -122,45 +143,63 @@ def taken_slots(conn: Connection, device_id: str, slot: Slot) -> list[Slot]:
     rows = _TAKEN.rows(
         conn, device_id=device_id, starts_at=_epoch(slot.starts_at), ends_at=_epoch(slot.ends_at)
     )
-    return [Slot(_utc(starts), _utc(ends)) for starts, ends in rows]
+    return [Slot(_utc(starts), _utc(ends)) for starts, ends, _ in rows]
+
+
+def request_row(request: UsageRequest) -> dict[str, Any]:
+    """A request as its row's plain values (times as epoch seconds, reasons as JSON text)."""
+    return {
+        "user_id": request.user_id,
+        "device_id": request.device_id,
+        "site_id": request.site_id,
+        "starts_at": _epoch(request.slot.starts_at),
+        "ends_at": _epoch(request.slot.ends_at),
+        "status": request.status.value,
+        "reasons": json.dumps([{"code": r.code, "message": r.message} for r in request.reasons]),
+        "created_at": _epoch(request.created_at),
+        "decided_by": request.decided_by,
+        "note": request.note,
+        "energy_wh": request.energy_wh,
+        "revocation_pending": request.revocation_pending,
+    }
 
 
 def insert_request(conn: Connection, request: UsageRequest) -> str:
     try:
-        new_id = _INSERT_REQUEST.scalar(
-            conn,
-            user_id=request.user_id,
-            device_id=request.device_id,
-            site_id=request.site_id,
-            starts_at=_epoch(request.slot.starts_at),
-            ends_at=_epoch(request.slot.ends_at),
-            status=request.status.value,
-            reasons=json.dumps([{"code": r.code, "message": r.message} for r in request.reasons]),
-            created_at=_epoch(request.created_at),
-            decided_by=request.decided_by,
-            note=request.note,
-            energy_wh=request.energy_wh,
-        )
+        new_id = _INSERT_REQUEST.scalar(conn, **request_row(request))
     except sa.exc.IntegrityError as err:
         raise SlotOverlap(request.device_id) from err
     return str(new_id)
 
 
+def update_request(conn: Connection, request: UsageRequest) -> None:
+    try:
+        _UPDATE_REQUEST.run(conn, request_id=int(request.id), **request_row(request))
+    except sa.exc.IntegrityError as err:
+        raise SlotOverlap(request.device_id) from err
+
+
+def permit_row(permit: Permit) -> dict[str, Any]:
+    return {
+        "request_id": int(permit.request_id),
+        "device_id": permit.device_id,
+        "user_id": permit.user_id,
+        "not_before": _epoch(permit.not_before),
+        "expires_at": _epoch(permit.expires_at),
+        "issued_at": _epoch(permit.issued_at),
+        "max_energy_wh": permit.max_energy_wh,
+        "max_power_w": permit.max_power_w,
+        "token": permit.token,
+        "revoked_at": None if permit.revoked_at is None else _epoch(permit.revoked_at),
+    }
+
+
 def insert_permit(conn: Connection, permit: Permit) -> None:
-    _INSERT_PERMIT.run(
-        conn,
-        id=permit.id,
-        request_id=int(permit.request_id),
-        device_id=permit.device_id,
-        user_id=permit.user_id,
-        not_before=_epoch(permit.not_before),
-        expires_at=_epoch(permit.expires_at),
-        issued_at=_epoch(permit.issued_at),
-        max_energy_wh=permit.max_energy_wh,
-        max_power_w=permit.max_power_w,
-        token=permit.token,
-        revoked_at=None,
-    )
+    _INSERT_PERMIT.run(conn, id=permit.id, **permit_row(permit))
+
+
+def update_permit(conn: Connection, permit: Permit) -> None:
+    _UPDATE_PERMIT.run(conn, permit_id=permit.id, **permit_row(permit))
 
 
 def insert_audit(

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.model import Permit
 from app.store import tables as t
-from app.store.booking import insert_permit
+from app.store.booking import insert_permit, update_permit
 
 
 def permit_from_row(row: RowMapping) -> Permit:
@@ -43,9 +43,8 @@ class Permits:
         query = sa.select(t.permits).where(t.permits.c.id.in_(list(set(permit_ids))))
         return {row["id"]: permit_from_row(row) for row in self.conn.execute(query).mappings()}
 
-    def mark_revoked(self, permit_id: str, at: datetime) -> None:
-        table = t.permits
-        self.conn.execute(table.update().where(table.c.id == permit_id).values(revoked_at=at))
+    def save(self, permit: Permit) -> None:
+        update_permit(self.conn, permit)
 
     def revoked_ids(self, device_id: str, since: datetime) -> list[str]:
         """Revoked permits of a device whose window has not yet closed."""

@@ -1,18 +1,13 @@
 """Usage requests: reading and saving them, and the slot-holding queries the rules need."""
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import IntegrityError
 
-from app.domain.model import SLOT_HOLDING, Reason, Slot, Status, UsageRequest
+from app.domain.model import Reason, Slot, Status, UsageRequest
 from app.store import tables as t
-from app.store.booking import insert_request, taken_slots
-from app.store.errors import SlotOverlap
-
-HOLDING = [s.value for s in SLOT_HOLDING]
+from app.store.booking import insert_request, taken_slots, update_request
 
 
 def request_from_row(row: RowMapping, permit_id: str | None = None) -> UsageRequest:
@@ -29,23 +24,8 @@ def request_from_row(row: RowMapping, permit_id: str | None = None) -> UsageRequ
         decided_by=row["decided_by"],
         note=row["note"],
         permit_id=permit_id,
+        revocation_pending=bool(row["revocation_pending"]),
     )
-
-
-def request_values(request: UsageRequest) -> dict[str, Any]:
-    return {
-        "user_id": request.user_id,
-        "device_id": request.device_id,
-        "site_id": request.site_id,
-        "starts_at": request.slot.starts_at,
-        "ends_at": request.slot.ends_at,
-        "status": request.status.value,
-        "reasons": [{"code": r.code, "message": r.message} for r in request.reasons],
-        "created_at": request.created_at,
-        "decided_by": request.decided_by,
-        "note": request.note,
-        "energy_wh": request.energy_wh,
-    }
 
 
 class UsageRequests:
@@ -56,18 +36,19 @@ class UsageRequests:
         return insert_request(self.conn, request)
 
     def save(self, request: UsageRequest) -> None:
-        table = t.usage_requests
-        try:
-            self.conn.execute(
-                table.update().where(table.c.id == int(request.id)).values(request_values(request))
-            )
-        except IntegrityError as err:
-            raise SlotOverlap(request.device_id) from err
+        update_request(self.conn, request)
 
-    def get(self, request_id: str) -> UsageRequest | None:
+    def get(self, request_id: str, *, for_update: bool = False) -> UsageRequest | None:
+        """The request with its permit id; `for_update` locks its row (PostgreSQL) so that
+        changes of one request (collect, cancel, revoke, decide) take turns."""
         if not request_id.isdigit():
             return None
         table = t.usage_requests
+        if for_update:
+            # A statement of its own: on PostgreSQL the read below then starts after the
+            # lock is ours and sees what its previous holder committed (a permit, too).
+            lock = sa.select(table.c.id).where(table.c.id == int(request_id)).with_for_update()
+            self.conn.execute(lock)
         query = (
             sa.select(table, t.permits.c.id.label("permit_id"))
             .outerjoin(t.permits, t.permits.c.request_id == table.c.id)
@@ -80,7 +61,25 @@ class UsageRequests:
         return taken_slots(self.conn, device_id, slot)
 
     def overdue(self, now: datetime) -> list[UsageRequest]:
-        """Slot-holding requests whose window has passed: they expire."""
+        """Slot-holding requests whose window has passed: they expire, or stop holding."""
         table = t.usage_requests
-        query = sa.select(table).where(table.c.status.in_(HOLDING), table.c.ends_at <= now)
+        query = sa.select(table).where(t.holds_slot(table), table.c.ends_at <= now)
         return [request_from_row(row) for row in self.conn.execute(query).mappings()]
+
+    def awaiting_permit(self, available_until: datetime, now: datetime, limit: int) -> list[str]:
+        """Ids of approved requests without a permit whose window starts by
+        `available_until` and has not ended, soonest first, at most `limit`."""
+        table = t.usage_requests
+        query = (
+            sa.select(table.c.id)
+            .outerjoin(t.permits, t.permits.c.request_id == table.c.id)
+            .where(
+                table.c.status == Status.APPROVED.value,
+                t.permits.c.id.is_(None),
+                table.c.starts_at <= available_until,
+                table.c.ends_at > now,
+            )
+            .order_by(table.c.starts_at, table.c.id)
+            .limit(limit)
+        )
+        return [str(request_id) for request_id in self.conn.execute(query).scalars()]

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
+from app.domain.model import SLOT_HOLDING
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -111,10 +113,24 @@ usage_requests = sa.Table(
     sa.Column("decided_by", sa.ForeignKey("users.id"), nullable=True),
     sa.Column("note", sa.String(500), nullable=True),
     sa.Column("energy_wh", sa.Float, nullable=True),
+    sa.Column("revocation_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_usage_requests_device_window", "device_id", "starts_at", "ends_at"),
     sa.Index("ix_usage_requests_user_open", "user_id", "status", "ends_at"),
     sa.Index("ix_usage_requests_site_status", "site_id", "status"),
 )
+
+
+def holds_slot(table: sa.Table) -> sa.ColumnElement[bool]:
+    """app.domain.model.holds_slot as SQL: the rows the no-overlap rule is about.
+
+    Literal statuses (not bound parameters), so prepared statements can use it; migration
+    0004's constraint says the same, and tests/store/test_slot_holding.py checks they agree.
+    """
+    statuses: list[sa.ColumnElement[str]] = [
+        sa.literal_column(f"'{status.value}'") for status in sorted(SLOT_HOLDING)
+    ]
+    return sa.or_(table.c.status.in_(statuses), table.c.revocation_pending)
+
 
 permits = sa.Table(
     "permits",

@@ -125,6 +125,12 @@ def slot_start(days: int, hour: int = 10) -> datetime:
     return today + timedelta(days=days, hours=hour)
 
 
+def soon(hours: int = 2) -> datetime:
+    """A whole-minute UTC start `hours` ahead: inside the permit lead (24 h), so an approval
+    comes with its permit."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
 async def gql(
     client: httpx.AsyncClient,
     server: LiveServer,

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import httpx
 
-from tests.http.live import LiveServer, gql, request_usage, slot_start
+from tests.http.live import LiveServer, gql, request_usage, soon
 
 CONCURRENT = 20
 
@@ -31,7 +31,7 @@ async def test_twenty_overlapping_requests_end_with_exactly_one_approved(
     live_server: LiveServer,
 ) -> None:
     device_id = live_server.devices[0]["id"]
-    base = slot_start(days=2)
+    base = soon(hours=2)  # inside the permit lead: the winner gets its permit at once
     # starts 0, 3, ..., 57 min after base, 90 min each: every slot covers [base+57, base+90).
     asks = [
         (("user", "user2")[i % 2], base + timedelta(minutes=3 * i), 90) for i in range(CONCURRENT)

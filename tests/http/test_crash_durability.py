@@ -106,7 +106,8 @@ async def test_every_approval_a_driver_received_survives_a_sigkill(tmp_path: Pat
                 return  # the server is gone; whatever it did not answer is not ours
             answer: Any = response.json()["data"]["requestUsage"]
             assert answer["status"] == "APPROVED", answer
-            received[answer["id"]] = answer["permit"]["id"]
+            # Slots past the permit lead (24 h) are approved without a permit yet.
+            received[answer["id"]] = answer["permit"] and answer["permit"]["id"]
 
     try:
         limits = httpx.Limits(max_connections=WORKERS)
@@ -120,6 +121,6 @@ async def test_every_approval_a_driver_received_survives_a_sigkill(tmp_path: Pat
         server.stop()
 
     stored = stored_approvals(tmp_path)
-    lost = {rid: pid for rid, pid in received.items() if stored.get(rid) != pid}
+    lost = {rid: pid for rid, pid in received.items() if rid not in stored or stored[rid] != pid}
     assert len(received) == ANSWERS  # every answer sent before the kill arrived
     assert not lost, f"{len(lost)} of {len(received)} approvals the drivers hold are gone"

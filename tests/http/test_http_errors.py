@@ -9,7 +9,7 @@ from device.protocol import SigningKey, TrustList, read_permit
 from device.protocol.errors import UnknownKey
 from device.protocol.keys import b64url_decode
 from device.protocol.text import from_text
-from tests.http.live import LiveServer, request_usage, slot_start
+from tests.http.live import LiveServer, request_usage, slot_start, soon
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -109,7 +109,7 @@ async def test_naive_datetime_is_a_validation_error_and_writes_nothing(
 
 async def test_permit_keys_verify_an_issued_permit(live_server: LiveServer) -> None:
     device_id = live_server.devices[0]["id"]
-    starts_at = slot_start(days=1, hour=12)
+    starts_at = soon(hours=3)  # inside the permit lead: approved with its permit
     async with httpx.AsyncClient(timeout=30) as client:
         keys = await client.get(f"{live_server.base_url}/.well-known/permit-keys")
         asked = await request_usage(client, live_server, "user", device_id, starts_at, 60)

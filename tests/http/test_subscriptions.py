@@ -8,7 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.http.live import GraphQLSocket, LiveServer, gql, request_usage, slot_start
+from tests.http.live import GraphQLSocket, LiveServer, gql, request_usage, slot_start, soon
 
 REQUEST_FIELDS = "id status decision { outcome } permit { id token }"
 UPDATED = f"subscription Watch($id: ID!) {{ usageRequestUpdated(id: $id) {{ {REQUEST_FIELDS} }} }}"
@@ -50,7 +50,7 @@ async def test_driver_sees_needs_manager_then_approved(live_server: LiveServer) 
             live_server,
             "user",
             live_server.devices[0]["id"],
-            slot_start(days=3),
+            soon(hours=3),  # inside the permit lead: the approval brings the permit
             NEEDS_MANAGER_MINUTES,
         )
         assert asked["__typename"] == "UsageRequest", asked
