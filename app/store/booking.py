@@ -1,9 +1,9 @@
 """The hot path of asking for a slot: what the rules need, and the rows a decision writes.
 
-Prepared statements per request: the device with its site, the site's people, the
-slot-holding requests that overlap, the asker's open count, then the inserts. The row
-mappings here (`request_row`, `permit_row`) are the only ones for their tables: inserts
-and updates share them.
+Prepared statements per request: the asker's lock, the device with its site, the site's
+people, the slot-holding requests that overlap, the asker's open count, then the
+inserts. The row mappings here (`request_row`, `permit_row`) are the only ones for
+their tables: inserts and updates share them.
 """
 
 import json
@@ -25,6 +25,14 @@ _WAITING_OR_AHEAD: list[sa.ColumnElement[str]] = [
     sa.literal_column(f"'{s.value}'") for s in sorted(SLOT_HOLDING)
 ]
 
+# Every counting rule (today: open requests per driver) reads the asker's rows and then
+# writes one more. Locking the asker's user row first makes two asks of one driver take
+# turns on any engine and in any process: the second counts after the first committed.
+# PostgreSQL takes the row lock; SQLite, whose writers already take turns, gets no
+# FOR UPDATE from SQLAlchemy.
+_LOCK_ASKER = Prepared(
+    sa.select(t.users.c.id).where(t.users.c.id == sa.bindparam("user_id")).with_for_update()
+)
 _CONTEXT = Prepared(
     sa.select(
         t.devices.c.id, t.devices.c.name, t.devices.c.site_id, t.devices.c.in_service,
@@ -104,6 +112,7 @@ def _utc(epoch: int) -> datetime:
 def load_context(
     conn: Connection, user: User, device_id: str, slot: Slot, now: datetime
 ) -> BookingContext:
+    _LOCK_ASKER.first(conn, user_id=user.id)
     row = _CONTEXT.first(conn, device_id=device_id)
     open_requests = _OPEN.scalar(conn, user_id=user.id, now=_epoch(now))
     if row is None:
