@@ -6,6 +6,8 @@ from typing import Any
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from device.protocol import ProtocolError, encode_permit, verify_permit
 from device.protocol.acknowledgement import (
@@ -72,3 +74,18 @@ def test_an_added_unprotected_header_entry_is_refused(name: str, entries: dict) 
     with pytest.raises(ProtocolError) as caught:
         read(with_unprotected(data, entries))
     assert caught.value.code == "malformed"
+
+
+LABELS = st.integers(-70_000, 70_000) | st.text(max_size=8)
+VALUES = st.integers(-(2**16), 2**16) | st.binary(max_size=8) | st.text(max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(list(FORMATS)),
+    entries=st.dictionaries(LABELS, VALUES, min_size=1, max_size=3),
+)
+def test_no_unprotected_entry_of_any_label_or_value_is_accepted(name: str, entries: dict) -> None:
+    data, read = FORMATS[name]
+    with pytest.raises(ProtocolError):
+        read(with_unprotected(data, entries))
