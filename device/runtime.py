@@ -26,7 +26,12 @@ from device.protocol.errors import ProtocolError, Superseded
 from device.protocol.keys import b64url
 from device.protocol.permit import MAX_PERMIT_SIZE, PermitClaims
 from device.protocol.receipt import Receipt, encode_receipt
-from device.protocol.revocation import MAX_REVOCATION_LIST_SIZE, read_revocation_list
+from device.protocol.revocation import (
+    MAX_REVOCATION_LIST_SIZE,
+    RevocationConfirmation,
+    encode_confirmation,
+    read_revocation_list,
+)
 from device.relay import RelayController, RelayState, Session, Stop
 from device.state import Store, StoredSession
 from device.verifier import Decision, evaluate, unwrap
@@ -212,7 +217,12 @@ class Charger:
                 }
                 self._log({"event": "revocations", **result})
                 self._step()
-            return result
+            # For the phone to carry back: the server frees the slots of what we now refuse.
+            confirmed = RevocationConfirmation(
+                self.config.device_id, revocations.sequence, int(self._t)
+            )
+            token = encode_confirmation(confirmed, self.config.key)
+            return {**result, "confirmation": b64url(token)}
 
     def ack_receipts(self, data: bytes) -> int:
         """Delete the receipts a server-signed acknowledgement names; how many went.

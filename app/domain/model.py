@@ -35,8 +35,9 @@ def holds_slot(status: Status, revocation_pending: bool) -> bool:
     """The one definition of a request that holds its slot (the store's constraint mirrors it).
 
     Besides the slot-holding statuses, a withdrawn request whose permit was issued keeps its
-    slot while the revocation is pending (until its window has passed): an offline charger
-    still honours that permit, so the slot must not be given to anyone else.
+    slot while the revocation is pending (until the device confirms holding it, or the
+    window has passed): an offline charger still honours that permit, so the slot must not
+    be given to anyone else.
     """
     return status in SLOT_HOLDING or revocation_pending
 
@@ -179,3 +180,5 @@ class Permit:
     max_power_w: int
     token: bytes = b""
     revoked_at: datetime | None = None
+    revoked_in_sequence: int | None = None  # the first revocation list of its device to name it
+    revocation_confirmed_at: datetime | None = None  # the device confirmed holding that list

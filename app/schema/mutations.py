@@ -92,6 +92,21 @@ LoginResult = Annotated[Session | LoginFailed, strawberry.union("LoginResult")]
 CollectPermitResult = Annotated[
     UsageRequest | RequestDenied | NotFound | NotAllowed, strawberry.union("CollectPermitResult")
 ]
+
+
+@strawberry.type(description="The device confirmed holding a revocation list.")
+class RevocationsConfirmed:
+    device_id: strawberry.ID
+    sequence: int
+    released: list[UsageRequest] = strawberry.field(
+        description="Withdrawn requests whose slots are free again: their permits can no "
+        "longer charge on the device."
+    )
+
+
+ConfirmRevocationsResult = Annotated[
+    RevocationsConfirmed | NotFound | InvalidInput, strawberry.union("ConfirmRevocationsResult")
+]
 RevokeResult = Annotated[
     RevokedPermit | NotFound | NotAllowed | InvalidTransition | InvalidInput,
     strawberry.union("RevokeResult"),
@@ -185,6 +200,26 @@ class Mutation:
         if isinstance(result, FAILURES):
             return result  # type: ignore[return-value]  # NotFound or NotAllowed only
         return UsageRequest.from_domain(result.request, permit=result.permit)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Carry back the `confirmation` a device gave for a revocation list it "
+        "applied (base64url, signed by the device): frees the slots of the permits it revoked.",
+    )
+    async def confirm_revocations(
+        self, info: Info[Context, None], device_id: strawberry.ID, confirmation: str
+    ) -> ConfirmRevocationsResult:
+        services = info.context.services
+        result = await attempt(
+            lambda: permits.confirm_revocations(services, str(device_id), confirmation), device_id
+        )
+        if isinstance(result, FAILURES):
+            return result  # type: ignore[return-value]  # NotFound or InvalidInput only
+        return RevocationsConfirmed(
+            device_id=device_id,
+            sequence=result.sequence,
+            released=[UsageRequest.from_domain(r) for r in result.released],
+        )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def revoke_permit(

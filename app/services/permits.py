@@ -9,13 +9,15 @@ from app.domain.model import Permit, Status, UsageRequest, User
 from app.services.access import require_manager
 from app.services.audit import save_request
 from app.services.container import Services
-from app.services.errors import NotFound
+from app.services.errors import Invalid, NotFound
 from app.services.publishing import publish
 from app.store.audit import AuditLog
 from app.store.permits import Permits
 from app.store.repositories import Devices
 from app.store.requests import UsageRequests
-from device.protocol.revocation import MAX_REVOCATION_LIST_SIZE
+from device.protocol.errors import ProtocolError
+from device.protocol.keys import b64url_decode, public_key_from_raw
+from device.protocol.revocation import MAX_REVOCATION_LIST_SIZE, read_confirmation
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,9 @@ def revoke_in_transaction(conn: Connection, permit: Permit, now: datetime) -> Pe
 
     The caller marks the permit's request `revocation_pending`: its slot stays held.
     """
-    revoked = replace(permit, revoked_at=now.replace(microsecond=0))
+    sequence = Devices(conn).next_revocation_sequence(permit.device_id)
+    revoked = replace(permit, revoked_at=now.replace(microsecond=0), revoked_in_sequence=sequence)
     Permits(conn).save(revoked)
-    Devices(conn).next_revocation_sequence(permit.device_id)
     return revoked
 
 
@@ -93,3 +95,52 @@ async def revocation_list(services: Services, user: User, device_id: str) -> Sig
         return SignedRevocationList(device_id, sequence, permit_ids, token)
 
     return await services.db.read(work)
+
+
+@dataclass(frozen=True)
+class ConfirmedRevocations:
+    device_id: str
+    sequence: int
+    released: list[UsageRequest]  # requests whose slots are free again
+
+
+async def confirm_revocations(
+    services: Services, device_id: str, confirmation: str
+) -> ConfirmedRevocations:
+    """A device's signed word (base64url, as the device handed it out) that it holds list
+    `sequence`: the permits that list (or an
+    earlier one) revoked can no longer charge there, so their slots are free again and
+    later lists leave them off. Anyone may carry it: only the device's key can sign it."""
+    now = services.clock()
+
+    def work(conn: Connection) -> ConfirmedRevocations:
+        devices = Devices(conn)
+        device = devices.get(device_id)
+        if device is None:
+            raise NotFound("device", device_id)
+        if device.public_key is None:
+            raise Invalid("The device is not commissioned: no key to check its word against.")
+        try:
+            confirmed = read_confirmation(
+                b64url_decode(confirmation),
+                public_key_from_raw(device.public_key),
+                device_id=device_id,
+            )
+        except ProtocolError as err:
+            raise Invalid(f"The confirmation was refused ({err.code}): {err}") from err
+        if confirmed.sequence > devices.revocation_sequence(device_id):
+            raise Invalid("The confirmation names a list this server has not signed.")
+        released = []
+        for permit in Permits(conn).unconfirmed_through(device_id, confirmed.sequence):
+            Permits(conn).save(replace(permit, revocation_confirmed_at=now.replace(microsecond=0)))
+            before = UsageRequests(conn).get(permit.request_id, for_update=True)
+            if before is not None and before.revocation_pending:
+                after = replace(before, revocation_pending=False)
+                save_request(conn, before, after, at=now, actor_id=None, action="release_slot")
+                released.append(after)
+        return ConfirmedRevocations(device_id, confirmed.sequence, released)
+
+    result = await services.db.write(work)
+    for request in result.released:
+        await publish(services, request)
+    return result

@@ -41,7 +41,7 @@ SLOT_TAKEN = Reason("slot_taken", "The device is already booked for part of that
 SLOT_HELD = Reason(
     "slot_held_by_revoked_permit",
     "Part of that time belongs to a permit that was withdrawn but may still work on the "
-    "charger until its window has passed; it cannot be booked again before then.",
+    "charger: it is free again once the charger confirms the revocation or the window passes.",
 )
 ISSUE_BATCH = 100  # permits the sweep issues per transaction: bounds how long one holds
 

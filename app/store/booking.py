@@ -105,6 +105,10 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def _epoch_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else _epoch(moment)
+
+
 def _utc(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -199,7 +203,9 @@ def permit_row(permit: Permit) -> dict[str, Any]:
         "max_energy_wh": permit.max_energy_wh,
         "max_power_w": permit.max_power_w,
         "token": permit.token,
-        "revoked_at": None if permit.revoked_at is None else _epoch(permit.revoked_at),
+        "revoked_at": _epoch_or_none(permit.revoked_at),
+        "revoked_in_sequence": permit.revoked_in_sequence,
+        "revocation_confirmed_at": _epoch_or_none(permit.revocation_confirmed_at),
     }
 
 

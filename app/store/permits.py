@@ -24,6 +24,8 @@ def permit_from_row(row: RowMapping) -> Permit:
         max_power_w=row["max_power_w"],
         token=row["token"],
         revoked_at=row["revoked_at"],
+        revoked_in_sequence=row["revoked_in_sequence"],
+        revocation_confirmed_at=row["revocation_confirmed_at"],
     )
 
 
@@ -47,14 +49,27 @@ class Permits:
         update_permit(self.conn, permit)
 
     def revoked_ids(self, device_id: str, since: datetime) -> list[str]:
-        """Revoked permits of a device whose window has not yet closed."""
+        """Revoked permits of a device whose window has not yet closed and whose revocation
+        the device has not confirmed (it keeps every id it was sent)."""
         table = t.permits
         query = sa.select(table.c.id).where(
             table.c.device_id == device_id,
             table.c.revoked_at.is_not(None),
+            table.c.revocation_confirmed_at.is_(None),
             table.c.expires_at > since,
         )
         return sorted(self.conn.execute(query).scalars())
+
+    def unconfirmed_through(self, device_id: str, sequence: int) -> list[Permit]:
+        """Revoked permits of a device first named by list `sequence` or an earlier one,
+        whose revocation the device has not confirmed yet."""
+        table = t.permits
+        query = sa.select(table).where(
+            table.c.device_id == device_id,
+            table.c.revoked_in_sequence <= sequence,
+            table.c.revocation_confirmed_at.is_(None),
+        )
+        return [permit_from_row(row) for row in self.conn.execute(query).mappings()]
 
 
 class Receipts:

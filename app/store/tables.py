@@ -146,6 +146,8 @@ permits = sa.Table(
     sa.Column("max_power_w", sa.Integer, nullable=False),
     sa.Column("token", sa.LargeBinary, nullable=False),
     sa.Column("revoked_at", EpochSeconds, nullable=True),
+    sa.Column("revoked_in_sequence", sa.Integer, nullable=True),
+    sa.Column("revocation_confirmed_at", EpochSeconds, nullable=True),
 )
 
 receipts = sa.Table(

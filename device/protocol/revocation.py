@@ -1,21 +1,26 @@
 """Revocation lists: server-signed, sequence-numbered lists of withdrawn permit ids.
 
 One list per device, carried by phones like permits. A device keeps the highest sequence
-it has verified and refuses any list that is not newer (`superseded`).
+it has verified and refuses any list that is not newer (`superseded`). It keeps every id
+it was ever sent (lists are unioned), so having applied sequence N it refuses every permit
+revoked up to N. It says so in a confirmation signed by its own key, which the phone
+carries back: the server then frees those permits' slots and leaves them off later lists.
 """
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 import cbor2
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from device.protocol import cbor
 from device.protocol.cose import Alg, decode_sign1, sign1_ed25519, verify_signature
-from device.protocol.errors import Malformed, UnsupportedAlgorithm, WrongDevice
-from device.protocol.keys import SigningKey, TrustList
+from device.protocol.errors import Malformed, UnknownKey, UnsupportedAlgorithm, WrongDevice
+from device.protocol.keys import SigningKey, TrustList, key_id
 
 MAX_REVOCATION_LIST_SIZE = 16 * 1024
+MAX_CONFIRMATION_SIZE = 256
 
 
 class RevocationField(IntEnum):
@@ -72,3 +77,64 @@ def read_revocation_list(data: bytes, trust: TrustList, *, device_id: str) -> Re
     if revocations.device_id != device_id:
         raise WrongDevice(f"revocation list is for device {revocations.device_id!r}")
     return revocations
+
+
+class ConfirmationField(IntEnum):
+    DEVICE_ID = 1
+    SEQUENCE = 2
+    CONFIRMED_AT = 3
+
+
+@dataclass(frozen=True)
+class RevocationConfirmation:
+    """A device's word, under its own key, that it holds revocation list `sequence`."""
+
+    device_id: str
+    sequence: int
+    confirmed_at: int  # the device's trusted time
+
+    def to_cbor_map(self) -> dict[int, Any]:
+        return {
+            ConfirmationField.DEVICE_ID.value: self.device_id,
+            ConfirmationField.SEQUENCE.value: self.sequence,
+            ConfirmationField.CONFIRMED_AT.value: self.confirmed_at,
+        }
+
+    @classmethod
+    def from_cbor_map(cls, fields: Any) -> "RevocationConfirmation":
+        if not isinstance(fields, dict):
+            raise Malformed("confirmation payload must be a map")
+        device_id = fields.get(ConfirmationField.DEVICE_ID)
+        sequence = fields.get(ConfirmationField.SEQUENCE)
+        confirmed_at = fields.get(ConfirmationField.CONFIRMED_AT)
+        if not isinstance(device_id, str):
+            raise Malformed("confirmation needs a device id")
+        if not _natural(sequence) or not _natural(confirmed_at):
+            raise Malformed("confirmation sequence and time must be non-negative integers")
+        return cls(device_id, sequence, confirmed_at)
+
+
+def _natural(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def encode_confirmation(confirmation: RevocationConfirmation, device_key: SigningKey) -> bytes:
+    payload = cbor2.dumps(confirmation.to_cbor_map())
+    return sign1_ed25519(payload, device_key.private_key, device_key.kid)
+
+
+def read_confirmation(
+    data: bytes, device_public_key: ed25519.Ed25519PublicKey, *, device_id: str
+) -> RevocationConfirmation:
+    """Verify a confirmation against the device's registered key and return its fields."""
+    message = decode_sign1(data, max_size=MAX_CONFIRMATION_SIZE, allow_cwt_tag=False)
+    if message.alg != Alg.EDDSA:
+        raise UnsupportedAlgorithm(f"algorithm {message.alg} is not allowed")
+    if message.kid != key_id(device_public_key):
+        raise UnknownKey("confirmation is not signed by this device's key")
+    verify_signature(message, device_public_key)
+    payload = cbor.loads(message.payload, max_size=MAX_CONFIRMATION_SIZE, max_depth=2)
+    confirmation = RevocationConfirmation.from_cbor_map(payload)
+    if confirmation.device_id != device_id:
+        raise WrongDevice(f"confirmation is from device {confirmation.device_id!r}")
+    return confirmation

@@ -8,6 +8,11 @@ the store refuses to give their slots to anyone else. The condition below must s
 app.domain.model.holds_slot says (tests/store/test_slot_holding.py checks it on both
 engines).
 
+A device may confirm, signed with its own key, that it holds a list: `revoked_in_sequence`
+names the first list of its device that carried a permit's revocation, and
+`revocation_confirmed_at` when the device confirmed holding it (or a later one). Confirmed
+permits free their slots and are left off later lists.
+
 Existing withdrawn requests are not backfilled: some of their slots were already booked
 again, and a constraint over overlapping rows could not be created.
 
@@ -43,9 +48,13 @@ def upgrade() -> None:
         sa.Column("revocation_pending", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
     _replace_overlap_guard(new_holding)
+    op.add_column("permits", sa.Column("revoked_in_sequence", sa.Integer(), nullable=True))
+    op.add_column("permits", sa.Column("revocation_confirmed_at", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("permits", "revocation_confirmed_at")
+    op.drop_column("permits", "revoked_in_sequence")
     _replace_overlap_guard(old_holding)
     op.drop_column("usage_requests", "revocation_pending")
 
@@ -64,7 +73,7 @@ def _replace_overlap_guard(holding: Callable[[str], str]) -> None:
     overlap_exists = f"""
         EXISTS (SELECT 1 FROM usage_requests other
                 WHERE other.device_id = NEW.device_id AND other.id IS NOT NEW.id
-                  AND {holding('other.')}
+                  AND {holding("other.")}
                   AND other.starts_at < NEW.ends_at AND NEW.starts_at < other.ends_at)
     """
     for event in ("INSERT", "UPDATE"):

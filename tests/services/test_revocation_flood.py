@@ -8,12 +8,8 @@ has passed, so a device's list names at most PERMIT_LEAD / MIN_DURATION + 1 perm
 """
 
 import secrets
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from app.domain.model import User
 from app.domain.permits import PERMIT_LEAD
@@ -21,31 +17,16 @@ from app.domain.rules import MIN_DURATION
 from app.services import permits, usage
 from app.services.container import Services
 from app.store.repositories import Users
-from device.clock import ManualClock
-from device.config import init_state, load_config
-from device.protocol.keys import TrustList
 from device.protocol.revocation import MAX_REVOCATION_LIST_SIZE
 from device.runtime import Charger
-from device.state import Store
 from tests.conftest import Clock
+from tests.services.conftest import DEVICE
 
-DEVICE = "ch-1"
 # Ids a device's list can name at once: windows that do not overlap, each at least
 # MIN_DURATION long, all ending after now and starting before now + PERMIT_LEAD.
 BOUND = PERMIT_LEAD // MIN_DURATION + 1
 CYCLES = 1300  # before the fix ~950 cancelled permits filled 16 KiB; this goes past that
 HORIZON = timedelta(days=14)  # the demo site's booking horizon
-
-
-@pytest.fixture
-def charger(tmp_path: Path, services: Services, clock: Clock) -> Iterator[Charger]:
-    """The real charger, trusting this server's key, its clock on the server's time."""
-    trust = TrustList([services.signer.key.public_key])
-    init_state(tmp_path / "charger", DEVICE, trust)
-    config = load_config(tmp_path / "charger")
-    store = Store(config.db_path)
-    yield Charger(config, store, ManualClock(clock.now.timestamp()))
-    store.close()
 
 
 class Carrier:
