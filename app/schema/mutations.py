@@ -184,6 +184,17 @@ class Mutation:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
+        description="A manager withdraws an approved request, before or after its permit "
+        "was issued (`revokePermit` names the permit instead).",
+    )
+    async def revoke_usage_request(
+        self, info: Info[Context, None], id: strawberry.ID, reason: str
+    ) -> DecisionResult:
+        services, manager = info.context.services, _user(info)
+        return await _decide(lambda: usage.revoke(services, manager, str(id), reason), str(id))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
         description="The permit of your approved request, issued now if its window starts "
         "within 24 h (`permitAvailableAt`); the same permit on every call.",
     )

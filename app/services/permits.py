@@ -45,6 +45,19 @@ def revoke_in_transaction(conn: Connection, permit: Permit, now: datetime) -> Pe
     return revoked
 
 
+def withdraw(
+    conn: Connection, before: UsageRequest, after: UsageRequest, now: datetime
+) -> UsageRequest:
+    """`after` (cancelled or revoked) with the request's issued permit revoked: the slot stays
+    held while that revocation is pending. Without a permit there is nothing to revoke."""
+    if before.permit_id is None:
+        return after
+    permit = Permits(conn).get(before.permit_id)
+    assert permit is not None
+    revoke_in_transaction(conn, permit, now)
+    return replace(after, revocation_pending=True)
+
+
 async def revoke_permit(
     services: Services, manager: User, permit_id: str, reason: str
 ) -> tuple[Permit, UsageRequest]:
@@ -59,11 +72,11 @@ async def revoke_permit(
         require_manager(
             conn, manager, before.site_id, "Only a manager of the permit's site can revoke it."
         )
-        after = before.moved_to(
-            Status.REVOKED, decided_by=manager.id, note=reason[:500], revocation_pending=True
-        )
+        after = before.moved_to(Status.REVOKED, decided_by=manager.id, note=reason[:500])
+        after = withdraw(conn, before, after, now)
         save_request(conn, before, after, at=now, actor_id=manager.id, action="revoke")
-        revoked = revoke_in_transaction(conn, permit, now)
+        revoked = Permits(conn).get(permit.id)
+        assert revoked is not None
         AuditLog(conn).record(
             at=now,
             actor_id=manager.id,

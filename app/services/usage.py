@@ -29,7 +29,7 @@ from app.services.access import require_manager
 from app.services.audit import audit_request, save_request
 from app.services.container import Services
 from app.services.errors import NotAllowed, NotFound
-from app.services.permits import revoke_in_transaction
+from app.services.permits import withdraw
 from app.services.publishing import publish
 from app.store.booking import load_context
 from app.store.errors import SlotOverlap
@@ -134,13 +134,22 @@ async def cancel(services: Services, user: User, request_id: str) -> UsageReques
 
     def work(conn: Connection) -> UsageRequest:
         before = _own_request(conn, user, request_id, "cancel a request")
-        after = before.moved_to(Status.CANCELLED)
-        if before.permit_id is not None:
-            permit = Permits(conn).get(before.permit_id)
-            assert permit is not None
-            revoke_in_transaction(conn, permit, now)
-            after = replace(after, revocation_pending=True)
+        after = withdraw(conn, before, before.moved_to(Status.CANCELLED), now)
         return save_request(conn, before, after, at=now, actor_id=user.id, action="cancel")
+
+    return await _decided(services, work)
+
+
+async def revoke(services: Services, manager: User, request_id: str, reason: str) -> UsageRequest:
+    """A manager withdraws an approved request, with or without its permit yet. An issued
+    permit goes on the revocation list and its slot stays held, as in `cancel`."""
+    now = services.clock()
+
+    def work(conn: Connection) -> UsageRequest:
+        before = _managed_request(conn, manager, request_id)
+        after = before.moved_to(Status.REVOKED, decided_by=manager.id, note=reason[:500])
+        after = withdraw(conn, before, after, now)
+        return save_request(conn, before, after, at=now, actor_id=manager.id, action="revoke")
 
     return await _decided(services, work)
 

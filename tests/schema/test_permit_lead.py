@@ -117,3 +117,41 @@ async def test_the_sweep_issues_permits_that_entered_the_lead_and_subscribers_he
     collected = await collect(gql, tokens["user"], soon["id"])
     body = await gql(GET_REQUEST, {"id": soon["id"]}, tokens["user"])
     assert collected["permit"]["id"] == body["data"]["usageRequest"]["permit"]["id"]
+
+
+REVOKE_REQUEST = """
+mutation ($id: ID!) {
+  revokeUsageRequest(id: $id, reason: "site works") {
+    __typename ... on UsageRequest { status permit { id revoked } }
+    ... on NotAllowed { message } ... on InvalidTransition { currentStatus }
+  }
+}
+"""
+
+
+async def test_a_manager_withdraws_an_approval_before_and_after_its_permit_exists(
+    gql: GraphQLClient, tokens: dict[str, str], clock: Clock
+) -> None:
+    far = await ask(gql, tokens["user"], clock.now + timedelta(days=3), 60)
+    near = await ask(gql, tokens["user"], clock.now + timedelta(hours=3), 60)
+    before = (await gql(REVOCATIONS, token=tokens["user"]))["data"]["revocationList"]
+    refused = await gql(REVOKE_REQUEST, {"id": far["id"]}, tokens["user"])
+    assert refused["data"]["revokeUsageRequest"]["__typename"] == "NotAllowed"
+
+    withdrawn = (await gql(REVOKE_REQUEST, {"id": far["id"]}, tokens["manager"]))["data"]
+    assert withdrawn["revokeUsageRequest"] == {
+        "__typename": "UsageRequest",
+        "status": "REVOKED",
+        "permit": None,
+    }
+    after = (await gql(REVOCATIONS, token=tokens["user"]))["data"]["revocationList"]
+    assert after == before  # no permit, nothing to revoke; the slot is free again
+    rebooked = await ask(gql, tokens["user2"], clock.now + timedelta(days=3), 60)
+    assert rebooked["status"] == "APPROVED"
+
+    revoked = (await gql(REVOKE_REQUEST, {"id": near["id"]}, tokens["manager"]))["data"]
+    assert revoked["revokeUsageRequest"]["permit"]["revoked"] is True
+    listed = (await gql(REVOCATIONS, token=tokens["user"]))["data"]["revocationList"]
+    assert listed["permitIds"] == [near["permit"]["id"]]
+    held = await ask(gql, tokens["user2"], clock.now + timedelta(hours=3), 60)
+    assert [r["code"] for r in held["reasons"]] == ["slot_held_by_revoked_permit"]
