@@ -349,7 +349,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="per kind per round")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--devices", type=int, default=200)
+    # Enough chargers that a whole run's slots (~21,000 at ~800 req/s) start within the
+    # 24 h permit lead: every approval still signs a permit, as a driver booking soon sees.
+    parser.add_argument("--devices", type=int, default=600)
     parser.add_argument("--drivers", type=int, default=64)
     parser.add_argument("--count-sql", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
