@@ -8,15 +8,20 @@ has passed, so a device's list names at most PERMIT_LEAD / MIN_DURATION + 1 perm
 """
 
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from app.domain.model import User
+import pytest
+
+from app.domain.model import Slot, Status, UsageRequest, User
 from app.domain.permits import PERMIT_LEAD
 from app.domain.rules import MIN_DURATION
 from app.services import permits, usage
 from app.services.container import Services
-from app.store.repositories import Users
+from app.store.permits import Permits
+from app.store.repositories import Devices, Users
+from app.store.requests import UsageRequests
 from device.protocol.revocation import MAX_REVOCATION_LIST_SIZE
 from device.runtime import Charger
 from tests.conftest import Clock
@@ -116,3 +121,27 @@ async def test_the_longest_list_the_lead_allows_fits_the_charger(
     print(f"\nlongest possible list: {BOUND} ids, {len(token)} B")
     assert len(token) <= MAX_REVOCATION_LIST_SIZE // 4  # ample headroom, not a near miss
     assert charger.apply_revocations(token)["accepted"] is True
+
+
+async def test_a_list_the_charger_would_refuse_is_never_handed_out(
+    services: Services, demo: dict[str, Any], clock: Clock
+) -> None:
+    """Should the bound ever break (rows written around the use cases here), the server
+    refuses to hand out the list rather than sign one no charger takes."""
+    people = await users(services)
+    now = clock.now
+
+    def revoked_far_more_than_the_bound(conn: Any) -> None:
+        for n in range(1000):
+            start = now + timedelta(hours=1) + MIN_DURATION * n
+            slot = Slot(start, start + MIN_DURATION)
+            request = UsageRequest("", "u1", DEVICE, "site-1", slot, Status.CANCELLED, now)
+            request = replace(request, id=UsageRequests(conn).add(request))
+            device = Devices(conn).get(DEVICE)
+            assert device is not None
+            permit = services.signer.issue(request, device, now)
+            Permits(conn).add(replace(permit, revoked_at=now, revoked_in_sequence=1))
+
+    await services.db.write(revoked_far_more_than_the_bound)
+    with pytest.raises(permits.RevocationListTooLarge):
+        await permits.revocation_list(services, people["u1"], DEVICE)
