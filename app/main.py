@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from app.schema.http import GraphQLEndpoint
 from app.services.container import Services, build_services
 from app.services.usage import ISSUE_BATCH, expire_overdue, issue_due_permits
 from app.settings import Settings
+from app.ui.web import pages_app
 
 log = logging.getLogger("powerpermit")
 EXPIRY_INTERVAL_S = 30.0
@@ -23,6 +24,7 @@ EXPIRY_INTERVAL_S = 30.0
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     services = services or build_services(settings or Settings.from_env())
     graphql = GraphQLEndpoint(services)
+    pages = pages_app(services, settings.data_dir if settings else None)
 
     async def permit_keys(_: Request) -> Response:
         return JSONResponse(services.signer.jwks(), headers={"Cache-Control": "max-age=300"})
@@ -42,7 +44,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with pages.lifespan():
+                yield
         finally:
             sweeper.cancel()
             await services.db.dispose()
@@ -54,6 +57,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/.well-known/permit-keys", permit_keys),
             Route("/healthz", health),
             Route("/", home),
+            # NiceGUI's pages (/manage, /app, /sign-in) and assets: after every route above,
+            # so it never shadows /graphql (see DESIGN.md on mounting).
+            Mount("/", pages),
         ],
         lifespan=lifespan,
     )

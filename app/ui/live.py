@@ -1,0 +1,42 @@
+"""Live parts of a page: the same event bus that feeds the GraphQL subscriptions."""
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+
+from nicegui import background_tasks, context
+
+from app.services.container import Services
+from app.services.events import Event
+
+
+async def follow(
+    services: Services,
+    topics: Iterable[str],
+    on_events: Callable[[list[Event]], Awaitable[None] | None],
+) -> None:
+    """Call `on_events` with the events of `topics` while this page is open in its browser.
+
+    Subscribed when this returns, so a page that follows before it loads what it shows
+    misses nothing in between. A burst of events (a manager deciding several requests)
+    reaches the page as one call: the page reloads what it shows once, not per event.
+    """
+    client = context.client
+    topics = list(topics)
+    subscription = services.bus.subscribe(topics)
+    events = await subscription.__aenter__()
+
+    async def listen() -> None:
+        try:
+            while True:
+                burst = [await events.get()]
+                while not events.empty():
+                    burst.append(events.get_nowait())
+                with client:
+                    result = on_events(burst)
+                    if inspect.isawaitable(result):
+                        await result
+        finally:
+            await subscription.__aexit__(None, None, None)
+
+    task = background_tasks.create(listen(), name="follow " + ",".join(topics))
+    client.on_delete(lambda: task.cancel())

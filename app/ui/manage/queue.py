@@ -1,0 +1,115 @@
+"""The manager console's approval queue, live: requests that wait for this manager."""
+
+from collections.abc import Awaitable
+
+from nicegui import ui
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from app.domain.errors import InvalidTransition
+from app.domain.model import User
+from app.services.approval_queue import Waiting, approval_queue
+from app.services.container import Services
+from app.services.errors import ServiceError
+from app.services.queries import managed_sites
+from app.services.usage import approve, reject
+from app.ui import live, sessions, sign_in, theme
+from app.ui.scope import services_of
+from app.ui.words import slot_words
+
+
+async def page(request: Request) -> RedirectResponse | None:
+    services = services_of(request)
+    user = await sessions.signed_in(services)
+    if user is None:
+        return sign_in.redirect("/manage")
+    title = "Approval queue" if user.is_manager else "Manager console"
+    with theme.frame(title, services, user):
+        if not user.is_manager:
+            managers_only()
+            return None
+        queue = ApprovalQueue(services, user)
+        # Listen before the first load, so nothing decided in between goes unseen.
+        sites = await managed_sites(services, user)
+        await live.follow(
+            services, [f"site:{site_id}" for site_id in sites], lambda _: queue.show.refresh()
+        )
+        await queue.show()
+    return None
+
+
+def managers_only() -> None:
+    with ui.card().mark("managers-only"):
+        ui.label("Managers only").classes("text-xl")
+        ui.label("The manager console is for the managers of a site.")
+        ui.link("Go to the driver app", "/app")
+
+
+class ApprovalQueue:
+    def __init__(self, services: Services, manager: User) -> None:
+        self.services = services
+        self.manager = manager
+
+    @ui.refreshable_method
+    async def show(self) -> None:
+        waiting = await approval_queue(self.services, self.manager)
+        ui.label(f"Waiting for a manager: {len(waiting)}").classes("text-lg").mark("queue-size")
+        if not waiting:
+            ui.label("No request waits for you.")
+        for item in waiting:
+            self._card(item)
+
+    def _card(self, item: Waiting) -> None:
+        request = item.request
+        with ui.card().classes("w-full").mark(f"request-{request.id}"):
+            ui.label(f"{item.driver_name} · {item.device_name} · {item.site_name}").classes(
+                "font-bold"
+            )
+            ui.label(slot_words(request.slot, item.timezone))
+            for reason in request.reasons:
+                ui.label(f"Why a manager: {reason.message}").classes("text-sm")
+            with ui.row():
+                ui.button("Approve", on_click=lambda: self._approve(request.id)).props(
+                    "color=positive"
+                )
+                ui.button("Reject", on_click=lambda: self._ask_reason(request.id)).props(
+                    "color=negative outline"
+                )
+
+    async def _approve(self, request_id: str) -> None:
+        if await self._still_signed_in():
+            await self._decide(approve(self.services, self.manager, request_id), "Approved")
+
+    def _ask_reason(self, request_id: str) -> None:
+        with ui.dialog() as dialog, ui.card():
+            ui.label("Reject this request?")
+            reason = ui.textarea("Reason").props("maxlength=500 autofocus")
+
+            async def confirm() -> None:
+                if not reason.value.strip():
+                    ui.notify("Say why, so the driver knows.", type="warning")
+                    return
+                dialog.close()
+                if await self._still_signed_in():
+                    decided = reject(self.services, self.manager, request_id, reason.value.strip())
+                    await self._decide(decided, "Rejected")
+
+            with ui.row():
+                ui.button("Reject", on_click=confirm).props("color=negative").mark("confirm-reject")
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+        dialog.open()
+
+    async def _decide(self, decision: Awaitable[object], done: str) -> None:
+        try:
+            await decision
+        except (ServiceError, InvalidTransition) as err:
+            # Most often decided meanwhile in another browser: the queue catches up live.
+            ui.notify(f"Not done: {err}", type="warning")
+            return
+        ui.notify(done)
+
+    async def _still_signed_in(self) -> bool:
+        if await sessions.signed_in(self.services) is None:
+            ui.navigate.to("/sign-in?next=/manage")
+            return False
+        return True

@@ -1,0 +1,68 @@
+"""People at the pages: NiceGUI's simulated `User`, driving the whole app.
+
+NiceGUI's own `user` / `create_user` fixtures reset NiceGUI's globals around each test and,
+at the end, drop the modules of every page not under `tests.` from sys.modules: that would
+be `app` itself, and the rest of the suite would then meet a second copy of every class.
+They also talk to NiceGUI's app alone. These fixtures keep NiceGUI set up once, as
+production does, and put each simulated person behind `create_app(services=...)`, so a
+page is reached through the same routes as in a browser.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from nicegui import Client, ui
+from nicegui.functions.download import download
+from nicegui.functions.navigate import Navigate
+from nicegui.functions.notify import notify
+from nicegui.testing import User
+
+from app.cli import migrate
+from app.main import create_app
+from app.services.container import Services
+from app.settings import Settings
+
+Person = Callable[[], User]
+# Tries of `should_see` (0.1 s apart) for what follows a password check (~150 ms of argon2)
+# or a round through the event bus.
+SLOW = 50
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The pages' logic does not depend on the database: SQLite only."""
+    settings = Settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'pp.db'}")
+    migrate(settings)
+    return settings
+
+
+@pytest.fixture
+async def person(services: Services, demo: dict) -> AsyncIterator[Person]:
+    """`person()` is one more browser on the app, with its own cookies."""
+    app = create_app(services=services)
+    clients: list[httpx.AsyncClient] = []
+
+    def new_person() -> User:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test")
+        clients.append(client)
+        return User(client)
+
+    try:
+        async with app.router.lifespan_context(app):
+            yield new_person
+            for page in list(Client.instances.values()):
+                page.delete()  # ends the pages' event subscriptions
+    finally:
+        for client in clients:
+            await client.aclose()
+        # A simulated User swaps these for its own; later tests get NiceGUI's back.
+        ui.navigate, ui.notify, ui.download = Navigate(), notify, download
+
+
+async def sign_in(user: User, login: str, password: str, path: str) -> None:
+    await user.open(path)
+    user.find("Login").type(login)
+    user.find("Password").type(password)
+    user.find("Sign in").click()

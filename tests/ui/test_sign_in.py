@@ -1,0 +1,58 @@
+from datetime import timedelta
+from typing import Any
+
+from tests.conftest import Clock
+from tests.ui.conftest import SLOW, Person, sign_in
+
+
+async def test_a_signed_out_visitor_is_sent_to_sign_in(person: Person) -> None:
+    user = person()
+    await user.open("/manage")
+    await user.should_see("Login", retries=SLOW)
+    await user.should_see("Password", retries=SLOW)
+    await user.should_see("Sign in", retries=SLOW)
+    await user.should_not_see("Approval queue")
+
+
+async def test_a_wrong_password_says_so_without_telling_whether_the_login_exists(
+    person: Person, demo: dict[str, Any]
+) -> None:
+    user = person()
+    await sign_in(user, demo["manager"]["login"], "not-the-password", "/manage")
+    await user.should_see("Wrong login or password.", retries=SLOW)
+    await user.should_not_see("Approval queue")
+
+    stranger = person()
+    await sign_in(stranger, "nobody-by-this-name", "not-the-password", "/manage")
+    await stranger.should_see("Wrong login or password.", retries=SLOW)
+
+
+async def test_a_manager_signs_in_and_out(person: Person, demo: dict[str, Any]) -> None:
+    user = person()
+    await sign_in(user, demo["manager"]["login"], demo["manager"]["password"], "/manage")
+    await user.should_see("Approval queue", retries=SLOW)
+    await user.should_see("Mia Manager", retries=SLOW)
+    user.find("Sign out").click()
+    await user.should_see("Sign in", retries=SLOW)
+    await user.open("/manage")
+    await user.should_see("Sign in", retries=SLOW)
+
+
+async def test_a_driver_opening_the_manager_console_is_told_it_is_for_managers(
+    person: Person, demo: dict[str, Any]
+) -> None:
+    user = person()
+    await sign_in(user, demo["user"]["login"], demo["user"]["password"], "/manage")
+    await user.should_see("Managers only", retries=SLOW)
+    await user.should_see("Udo Driver", retries=SLOW)
+
+
+async def test_a_session_unused_for_too_long_ends(
+    person: Person, demo: dict[str, Any], clock: Clock
+) -> None:
+    user = person()
+    await sign_in(user, demo["user"]["login"], demo["user"]["password"], "/app")
+    await user.should_see("Charging", retries=SLOW)
+    clock.advance(timedelta(minutes=31))
+    await user.open("/app")
+    await user.should_see("Sign in", retries=SLOW)
