@@ -122,11 +122,14 @@ def main() -> None:
         _wait_for(f"http://{HOST}:{PORT}/healthz")
         print(f"""
 PowerPermit is running.
-  GraphQL API   http://{HOST}:{PORT}/graphql   (GraphiQL in a browser at the same address)
-  Permit keys   http://{HOST}:{PORT}/.well-known/permit-keys
-  Charger {DEMO_DEVICE}   http://{HOST}:{DEVICE_PORT}/link/info   (its local link)
+  Manager console  http://{HOST}:{PORT}/manage   (sign in as the manager below)
+  Driver app       http://{HOST}:{PORT}/app      (sign in as a user below; laid out for a phone)
+  GraphQL API      http://{HOST}:{PORT}/graphql  (GraphiQL in a browser at the same address)
+  Permit keys      http://{HOST}:{PORT}/.well-known/permit-keys
+  Charger {DEMO_DEVICE}     http://{HOST}:{DEVICE_PORT}/link/info   (its local link)
 
-Demo logins (send the token as 'Authorization: Bearer <token>'):""")
+Demo logins (sign in to the pages with login and password; to the API, send the token
+as 'Authorization: Bearer <token>'):""")
         for key in ("manager", "user", "user2"):
             account = demo[key]
             assert isinstance(account, dict)
