@@ -16,9 +16,11 @@ def redirect(destination: str) -> RedirectResponse:
     return RedirectResponse(f"/sign-in?next={destination}", status_code=303)
 
 
-async def page(request: Request, next: str = "/app") -> None:
+async def page(request: Request, next: str = "/app") -> RedirectResponse | None:
     services = services_of(request)
     destination = next if next in DESTINATIONS else "/app"
+    if await sessions.signed_in(services) is not None:
+        return RedirectResponse(destination, status_code=303)
     ui.page_title("Sign in · PowerPermit")
 
     async def submit() -> None:
@@ -45,3 +47,4 @@ async def page(request: Request, next: str = "/app") -> None:
         password.on("keydown.enter", submit)
         button = ui.button("Sign in", on_click=submit)
         error = ui.label("").classes("text-negative").mark("sign-in-error")
+    return None

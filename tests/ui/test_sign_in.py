@@ -1,6 +1,10 @@
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from app.services.container import Services
+from app.store import tables as t
 from tests.conftest import Clock
 from tests.ui.conftest import SLOW, Person, sign_in
 
@@ -27,13 +31,20 @@ async def test_a_wrong_password_says_so_without_telling_whether_the_login_exists
     await stranger.should_see("Wrong login or password.", retries=SLOW)
 
 
-async def test_a_manager_signs_in_and_out(person: Person, demo: dict[str, Any]) -> None:
+async def test_a_manager_signs_in_and_out(
+    person: Person, demo: dict[str, Any], services: Services
+) -> None:
     user = person()
     await sign_in(user, demo["manager"]["login"], demo["manager"]["password"], "/manage")
     await user.should_see("Approval queue", retries=SLOW)
     await user.should_see("Mia Manager", retries=SLOW)
+    assert await session_tokens(services) == 1
+    await user.open("/sign-in?next=/manage")  # already signed in: straight through
+    await user.should_see("Approval queue", retries=SLOW)
+
     user.find("Sign out").click()
     await user.should_see("Sign in", retries=SLOW)
+    assert await session_tokens(services) == 0  # the page's bearer token is withdrawn
     await user.open("/manage")
     await user.should_see("Sign in", retries=SLOW)
 
@@ -48,11 +59,21 @@ async def test_a_driver_opening_the_manager_console_is_told_it_is_for_managers(
 
 
 async def test_a_session_unused_for_too_long_ends(
-    person: Person, demo: dict[str, Any], clock: Clock
+    person: Person, demo: dict[str, Any], clock: Clock, services: Services
 ) -> None:
     user = person()
     await sign_in(user, demo["user"]["login"], demo["user"]["password"], "/app")
     await user.should_see("Charging", retries=SLOW)
+    clock.advance(timedelta(minutes=29))
+    await user.open("/app")  # use keeps it alive
+    await user.should_see("Charging", retries=SLOW)
     clock.advance(timedelta(minutes=31))
     await user.open("/app")
     await user.should_see("Sign in", retries=SLOW)
+    assert await session_tokens(services) == 0
+
+
+async def session_tokens(services: Services) -> int:
+    """Bearer tokens that sign-ins issued (the demo's own tokens are named "demo")."""
+    query = sa.select(sa.func.count()).where(t.api_tokens.c.name == "login")
+    return int(await services.db.read(lambda conn: conn.execute(query).scalar_one()))
