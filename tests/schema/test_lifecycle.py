@@ -5,9 +5,10 @@ from datetime import timedelta
 from app.services.container import Services
 from app.services.usage import expire_overdue
 from device.protocol import SigningKey
-from device.protocol.keys import b64url, raw_public
+from device.protocol.keys import b64url
 from device.protocol.receipt import encode_receipt
 from tests.conftest import Clock, GraphQLClient
+from tests.schema.commissioning import registration
 from tests.schema.queries import CANCEL, GET_REQUEST, LIST_REQUESTS, REJECT
 from tests.schema.test_receipts_and_revocation import REGISTER, SUBMIT, receipt_for
 from tests.schema.test_request_usage import ask
@@ -56,7 +57,8 @@ async def test_a_passed_window_expires_and_a_late_receipt_still_completes_it(
     gql: GraphQLClient, tokens: dict[str, str], clock: Clock, services: Services
 ) -> None:
     device_key = SigningKey.generate()
-    await gql(REGISTER, {"key": b64url(raw_public(device_key.public_key))}, tokens["manager"])
+    registered = await gql(REGISTER, registration(device_key), tokens["manager"])
+    assert registered["data"]["registerDevice"]["__typename"] == "Device", registered
     approved = await ask(gql, tokens["user"], clock.now + timedelta(minutes=5), 30)
     waiting = await ask(gql, tokens["user"], clock.now + timedelta(hours=1), 150)
     clock.advance(timedelta(hours=4))
