@@ -61,8 +61,15 @@ async def person(services: Services, demo: dict) -> AsyncIterator[Person]:
         ui.navigate, ui.notify, ui.download = Navigate(), notify, download
 
 
-async def sign_in(user: User, login: str, password: str, path: str) -> None:
+async def try_sign_in(user: User, login: str, password: str, path: str) -> None:
     await user.open(path)
     user.find("Login").type(login)
     user.find("Password").type(password)
     user.find("Sign in").click()
+
+
+async def sign_in(user: User, login: str, password: str, path: str) -> None:
+    """Signs in and waits for the page: NiceGUI's simulation has one `ui.navigate` for all
+    simulated people, so a second person must not start before the first has arrived."""
+    await try_sign_in(user, login, password, path)
+    await user.should_see("Sign out", retries=SLOW)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.services.container import Services
 from app.store import tables as t
 from tests.conftest import Clock
-from tests.ui.conftest import SLOW, Person, sign_in
+from tests.ui.conftest import SLOW, Person, sign_in, try_sign_in
 
 
 async def test_a_signed_out_visitor_is_sent_to_sign_in(person: Person) -> None:
@@ -22,12 +22,12 @@ async def test_a_wrong_password_says_so_without_telling_whether_the_login_exists
     person: Person, demo: dict[str, Any]
 ) -> None:
     user = person()
-    await sign_in(user, demo["manager"]["login"], "not-the-password", "/manage")
+    await try_sign_in(user, demo["manager"]["login"], "not-the-password", "/manage")
     await user.should_see("Wrong login or password.", retries=SLOW)
     await user.should_not_see("Approval queue")
 
     stranger = person()
-    await sign_in(stranger, "nobody-by-this-name", "not-the-password", "/manage")
+    await try_sign_in(stranger, "nobody-by-this-name", "not-the-password", "/manage")
     await stranger.should_see("Wrong login or password.", retries=SLOW)
 
 

@@ -8,19 +8,18 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from app.domain.model import Status, User
+from app.domain.model import User
 from app.services.bookable import Bookable, bookable_devices
 from app.services.container import Services
 from app.services.events import Event
-from app.services.queries import list_requests
 from app.services.usage import request_usage
 from app.ui import live, sessions, sign_in, theme
-from app.ui.driver.permit import show_permit
+from app.ui.driver.day_plan import DayPlan
+from app.ui.driver.my_requests import MyRequests
 from app.ui.scope import services_of
-from app.ui.words import duration_words, slot_words, status_words
+from app.ui.words import duration_words, status_words
 
 STEP = timedelta(minutes=30)
-SHOWN_REQUESTS = 5
 
 
 async def page(request: Request) -> RedirectResponse | None:
@@ -36,24 +35,35 @@ async def page(request: Request) -> RedirectResponse | None:
             return None
         mine = MyRequests(services, user, choices)
 
+        day_plan = DayPlan(services, user)
+
         def on_events(events: list[Event]) -> None:
+            day_plan.show.refresh()  # anyone's booking may take or free a slot
             if any(event.user_id == user.id for event in events):
                 mine.show.refresh()
 
         # Listen before the first load, so nothing decided in between goes unseen. The
-        # site topics carry every driver's events; the page reacts to its driver's only.
+        # site topics carry every driver's events; the list reacts to its driver's only.
         sites = sorted({choice.device.site_id for choice in choices})
         await live.follow(services, [f"site:{site_id}" for site_id in sites], on_events)
-        RequestForm(services, user, choices, on_sent=mine.show.refresh)
+        form = RequestForm(services, user, choices, day_plan, on_sent=mine.show.refresh)
+        with form.day_plan_place:
+            await day_plan.show()
         await mine.show()
     return None
 
 
 class RequestForm:
     def __init__(
-        self, services: Services, user: User, choices: list[Bookable], on_sent: Callable[[], object]
+        self,
+        services: Services,
+        user: User,
+        choices: list[Bookable],
+        day_plan: DayPlan,
+        on_sent: Callable[[], object],
     ) -> None:
         self.services, self.user, self.on_sent = services, user, on_sent
+        self.day_plan = day_plan
         self.choices = {choice.device.id: choice for choice in choices}
         first = choices[0]
         with ui.card().classes("w-full"):
@@ -64,8 +74,9 @@ class RequestForm:
                 on_change=self._charger_changed,
             ).classes("w-full")
             start = _next_step(services.clock(), first.timezone)
-            self.date = ui.input("Date", value=start.strftime("%Y-%m-%d"))
+            self.date = ui.input("Date", value=start.strftime("%Y-%m-%d"), on_change=self._show_day)
             self.date.props('hint="YYYY-MM-DD" inputmode=numeric').classes("w-full")
+            self.day_plan_place = ui.element()  # the page fills it: the plan loads async
             self.start = ui.input("Start time", value=start.strftime("%H:%M"))
             self.start.props("inputmode=numeric").classes("w-full")
             self.duration = ui.select({}, label="Duration").classes("w-full")
@@ -79,6 +90,10 @@ class RequestForm:
         steps = int(choice.max_duration / STEP)
         options = {n * 30: duration_words(n * STEP) for n in range(1, steps + 1)}
         self.duration.set_options(options, value=60 if 60 in options else 30)
+        self._show_day()
+
+    def _show_day(self) -> None:
+        self.day_plan.show_for(self.choices[self.charger.value], self.date.value)
 
     async def _send(self) -> None:
         self.refusals.clear()
@@ -106,37 +121,6 @@ class RequestForm:
             ui.label("Not requested:").classes("text-negative font-bold")
             for reason in reasons:
                 ui.label(reason).classes("text-negative")
-
-
-class MyRequests:
-    """The driver's newest requests, each with its status in words and, once approved, its
-    permit."""
-
-    def __init__(self, services: Services, user: User, choices: list[Bookable]) -> None:
-        self.services, self.user = services, user
-        self.choices = {choice.device.id: choice for choice in choices}
-
-    @ui.refreshable_method
-    async def show(self) -> None:
-        page = await list_requests(
-            self.services, self.user, status=None, first=SHOWN_REQUESTS, after_id=None
-        )
-        if page.requests:
-            ui.label("Your requests").classes("text-lg")
-        for request in page.requests:
-            choice = self.choices.get(request.device_id)
-            timezone = choice.timezone if choice else "UTC"
-            with ui.card().classes("w-full").mark(f"request-{request.id}"):
-                ui.label(choice.device.name if choice else request.device_id).classes("font-bold")
-                ui.label(slot_words(request.slot, timezone))
-                ui.label(status_words(request.status)).classes("text-lg").mark("status")
-                if request.status is Status.NEEDS_MANAGER:
-                    for reason in request.reasons:
-                        ui.label(reason.message).classes("text-sm")
-                if request.status is Status.REJECTED and request.note:
-                    ui.label(f"Reason: {request.note}")
-                if request.status is Status.APPROVED:
-                    await show_permit(self.services, self.user, request, timezone)
 
 
 def _next_step(now: datetime, timezone: str) -> datetime:

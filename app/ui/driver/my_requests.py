@@ -1,0 +1,68 @@
+"""The driver's newest requests: each one's status in words, live; once approved, its
+permit; while it still holds its slot, a way to cancel it."""
+
+from nicegui import ui
+
+from app.domain.errors import InvalidTransition
+from app.domain.model import SLOT_HOLDING, Status, UsageRequest, User
+from app.services.bookable import Bookable
+from app.services.container import Services
+from app.services.errors import ServiceError
+from app.services.queries import list_requests
+from app.services.usage import cancel
+from app.ui import sessions
+from app.ui.driver.permit import show_permit
+from app.ui.words import slot_words, status_words
+
+SHOWN_REQUESTS = 5
+
+
+class MyRequests:
+    def __init__(self, services: Services, user: User, choices: list[Bookable]) -> None:
+        self.services, self.user = services, user
+        self.choices = {choice.device.id: choice for choice in choices}
+
+    @ui.refreshable_method
+    async def show(self) -> None:
+        page = await list_requests(
+            self.services, self.user, status=None, first=SHOWN_REQUESTS, after_id=None
+        )
+        if page.requests:
+            ui.label("Your requests").classes("text-lg")
+        for request in page.requests:
+            choice = self.choices.get(request.device_id)
+            timezone = choice.timezone if choice else "UTC"
+            with ui.card().classes("w-full").mark(f"request-{request.id}"):
+                ui.label(choice.device.name if choice else request.device_id).classes("font-bold")
+                ui.label(slot_words(request.slot, timezone))
+                ui.label(status_words(request.status)).classes("text-lg").mark("status")
+                if request.status is Status.NEEDS_MANAGER:
+                    for reason in request.reasons:
+                        ui.label(reason.message).classes("text-sm")
+                if request.status is Status.REJECTED and request.note:
+                    ui.label(f"Reason: {request.note}")
+                if request.status is Status.APPROVED:
+                    await show_permit(self.services, self.user, request, timezone)
+                if request.status in SLOT_HOLDING:
+                    self._cancel_button(request)
+
+    def _cancel_button(self, request: UsageRequest) -> None:
+        async def confirm() -> None:
+            dialog.close()
+            if await sessions.signed_in(self.services) is None:
+                ui.navigate.to("/sign-in?next=/app")
+                return
+            try:
+                await cancel(self.services, self.user, request.id)
+            except (ServiceError, InvalidTransition) as err:
+                ui.notify(f"Not cancelled: {err}", type="warning")
+            # The cancellation's event refreshes the list.
+
+        with ui.dialog() as dialog, ui.card():
+            ui.label("Cancel this request? Its slot goes back to others.")
+            with ui.row():
+                ui.button("Cancel request", on_click=confirm).props("color=negative").mark(
+                    "confirm-cancel"
+                )
+                ui.button("Keep it", on_click=dialog.close).props("flat")
+        ui.button("Cancel", on_click=dialog.open).props("flat color=negative").mark("cancel")
