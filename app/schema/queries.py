@@ -81,7 +81,7 @@ class Query:
     async def usage_requests(
         self,
         info: Info[Context, None],
-        status: RequestStatus | None = None,  # type: ignore[valid-type]
+        status: RequestStatus | None = None,
         first: int = 20,
         after: str | None = None,
     ) -> UsageRequestConnection:

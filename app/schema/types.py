@@ -22,11 +22,13 @@ from app.services.errors import Invalid, NotFound
 from device.protocol.keys import b64url
 from device.protocol.text import to_text
 
-RequestStatus = strawberry.enum(
+# strawberry's stubs type only class-statement enums; this one is built from the domain's.
+RequestStatus = strawberry.enum(  # type: ignore[call-overload]
     Enum("RequestStatus", {s.value: s.value for s in model.Status}),
     description="Where a usage request is in its lifecycle.",
 )
-DecisionOutcome = strawberry.enum(
+# strawberry's stubs type only class-statement enums; this one is built from the domain's.
+DecisionOutcome = strawberry.enum(  # type: ignore[call-overload]
     Enum("DecisionOutcome", {o: o for o in ("APPROVED", "NEEDS_MANAGER", "REJECTED")})
 )
 

@@ -66,7 +66,7 @@ def _acknowledged(
     for device_id, indexes in stored.items():
         for start in range(0, len(indexes), MAX_RECEIPTS_PER_ACK):
             chunk = indexes[start : start + MAX_RECEIPTS_PER_ACK]
-            digests = {outcomes[i].digest for i in chunk if outcomes[i].digest is not None}
+            digests = {d for i in chunk if (d := outcomes[i].digest) is not None}
             ack = services.signer.receipt_acknowledgement(device_id, digests, now)
             for i in chunk:
                 acknowledged[i] = replace(outcomes[i], acknowledgement=ack)

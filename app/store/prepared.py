@@ -24,7 +24,7 @@ class Prepared:
         self.statement = statement
         # A SELECT's columns, or an INSERT's RETURNING columns (none without RETURNING).
         names = list(statement.exported_columns.keys())  # type: ignore[attr-defined]
-        self._row = namedtuple("Row", names) if names else None  # type: ignore[misc]
+        self._row = namedtuple("Row", names) if names else None
         self._compiled: dict[str, tuple[str, Sequence[str]]] = {}
 
     def rows(self, conn: Connection, **params: Any) -> list[Any]:
