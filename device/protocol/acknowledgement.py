@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-import cbor2
-
-from device.protocol import cbor
-from device.protocol.cose import Alg, decode_sign1, sign1_ed25519, verify_signature
-from device.protocol.errors import Malformed, UnsupportedAlgorithm, WrongDevice
+from device.protocol.errors import Malformed, WrongDevice
 from device.protocol.keys import SigningKey, TrustList
+from device.protocol.signed import open_server_signed, sign_map
 
 DIGEST_SIZE = 32
 MAX_RECEIPTS_PER_ACK = 128
@@ -67,21 +64,15 @@ class ReceiptAcknowledgement:
 def encode_acknowledgement(ack: ReceiptAcknowledgement, key: SigningKey) -> bytes:
     if not 0 < len(ack.receipts) <= MAX_RECEIPTS_PER_ACK:
         raise ValueError(f"an acknowledgement names 1 to {MAX_RECEIPTS_PER_ACK} receipts")
-    payload = cbor2.dumps(ack.to_cbor_map())
-    return sign1_ed25519(payload, key.private_key, key.kid)
+    return sign_map(ack.to_cbor_map(), key)
 
 
 def read_acknowledgement(
     data: bytes, trust: TrustList, *, device_id: str
 ) -> ReceiptAcknowledgement:
     """Verify an acknowledgement against the server keys a device trusts, for this device."""
-    message = decode_sign1(data, max_size=MAX_ACK_SIZE, allow_cwt_tag=False)
-    if message.alg != Alg.EDDSA:
-        raise UnsupportedAlgorithm(f"algorithm {message.alg} is not allowed")
-    verify_signature(message, trust.find(message.kid))
-    ack = ReceiptAcknowledgement.from_cbor_map(
-        cbor.loads(message.payload, max_size=MAX_ACK_SIZE, max_depth=3)
-    )
+    payload = open_server_signed(data, trust, max_size=MAX_ACK_SIZE, max_depth=3)
+    ack = ReceiptAcknowledgement.from_cbor_map(payload)
     if ack.device_id != device_id:
         raise WrongDevice(f"acknowledgement is for device {ack.device_id!r}")
     return ack

@@ -17,20 +17,17 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-import cbor2
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from device.protocol import cbor
-from device.protocol.cose import Alg, decode_sign1, sign1_ed25519, verify_signature
 from device.protocol.errors import (
     Expired,
     Malformed,
     NotYetValid,
     UnknownKey,
-    UnsupportedAlgorithm,
     WrongDevice,
 )
-from device.protocol.keys import SigningKey, key_id, raw_public
+from device.protocol.keys import SigningKey, raw_public
+from device.protocol.signed import open_key_signed, sign_map
 
 PURPOSE = "powerpermit-register"
 MAX_PROOF_SIZE = 512
@@ -53,15 +50,13 @@ class Possession:
 
 
 def prove_possession(device_id: str, key: SigningKey, issued_at: int) -> bytes:
-    payload = cbor2.dumps(
-        {
-            ProofField.DEVICE_ID.value: device_id,
-            ProofField.PUBLIC_KEY.value: raw_public(key.public_key),
-            ProofField.PURPOSE.value: PURPOSE,
-            ProofField.ISSUED_AT.value: issued_at,
-        }
-    )
-    return sign1_ed25519(payload, key.private_key, key.kid)
+    fields = {
+        ProofField.DEVICE_ID.value: device_id,
+        ProofField.PUBLIC_KEY.value: raw_public(key.public_key),
+        ProofField.PURPOSE.value: PURPOSE,
+        ProofField.ISSUED_AT.value: issued_at,
+    }
+    return sign_map(fields, key)
 
 
 def verify_possession(
@@ -73,13 +68,7 @@ def verify_possession(
     max_age_s: int = MAX_AGE_S,
 ) -> Possession:
     """The proof's claims, once it is shown to be signed by `public_key` for `device_id`."""
-    message = decode_sign1(data, max_size=MAX_PROOF_SIZE, allow_cwt_tag=False)
-    if message.alg != Alg.EDDSA:
-        raise UnsupportedAlgorithm(f"algorithm {message.alg} is not allowed for proofs")
-    if message.kid != key_id(public_key):
-        raise UnknownKey("the proof is signed by another key than the one registered")
-    verify_signature(message, public_key)
-    proof = _claims(cbor.loads(message.payload, max_size=MAX_PROOF_SIZE))
+    proof = _claims(open_key_signed(data, public_key, max_size=MAX_PROOF_SIZE, what="the proof"))
     if proof.public_key != raw_public(public_key):
         raise UnknownKey("the proof names another key than the one registered")
     if proof.device_id != device_id:

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-import cbor2
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from device.protocol import cbor
-from device.protocol.cose import Alg, decode_sign1, sign1_ed25519, verify_signature
-from device.protocol.errors import Malformed, UnknownKey, UnsupportedAlgorithm
-from device.protocol.keys import SigningKey, key_id
+from device.protocol.cose import decode_sign1
+from device.protocol.errors import Malformed
+from device.protocol.keys import SigningKey
+from device.protocol.signed import open_key_signed, sign_map
 
 MAX_RECEIPT_SIZE = 1024
 
@@ -81,19 +81,13 @@ class Receipt:
 
 
 def encode_receipt(receipt: Receipt, device_key: SigningKey) -> bytes:
-    payload = cbor2.dumps(receipt.to_cbor_map())
-    return sign1_ed25519(payload, device_key.private_key, device_key.kid)
+    return sign_map(receipt.to_cbor_map(), device_key)
 
 
 def read_receipt(data: bytes, device_public_key: ed25519.Ed25519PublicKey) -> Receipt:
     """Verify a receipt against the device's registered key and return its fields."""
-    message = decode_sign1(data, max_size=MAX_RECEIPT_SIZE, allow_cwt_tag=False)
-    if message.alg != Alg.EDDSA:
-        raise UnsupportedAlgorithm(f"algorithm {message.alg} is not allowed for receipts")
-    if message.kid != key_id(device_public_key):
-        raise UnknownKey("receipt is not signed by this device's key")
-    verify_signature(message, device_public_key)
-    return Receipt.from_cbor_map(cbor.loads(message.payload, max_size=MAX_RECEIPT_SIZE))
+    payload = open_key_signed(data, device_public_key, max_size=MAX_RECEIPT_SIZE, what="receipt")
+    return Receipt.from_cbor_map(payload)
 
 
 def receipt_digest(data: bytes) -> bytes:

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeGuard
 
-import cbor2
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from device.protocol import cbor
-from device.protocol.cose import Alg, decode_sign1, sign1_ed25519, verify_signature
-from device.protocol.errors import Malformed, UnknownKey, UnsupportedAlgorithm, WrongDevice
-from device.protocol.keys import SigningKey, TrustList, key_id
+from device.protocol.errors import Malformed, WrongDevice
+from device.protocol.keys import SigningKey, TrustList
+from device.protocol.signed import open_key_signed, open_server_signed, sign_map
 
 MAX_REVOCATION_LIST_SIZE = 16 * 1024
 MAX_CONFIRMATION_SIZE = 256
@@ -63,16 +61,11 @@ class RevocationList:
 
 
 def encode_revocation_list(revocations: RevocationList, key: SigningKey) -> bytes:
-    payload = cbor2.dumps(revocations.to_cbor_map())
-    return sign1_ed25519(payload, key.private_key, key.kid)
+    return sign_map(revocations.to_cbor_map(), key)
 
 
 def read_revocation_list(data: bytes, trust: TrustList, *, device_id: str) -> RevocationList:
-    message = decode_sign1(data, max_size=MAX_REVOCATION_LIST_SIZE, allow_cwt_tag=False)
-    if message.alg != Alg.EDDSA:
-        raise UnsupportedAlgorithm(f"algorithm {message.alg} is not allowed")
-    verify_signature(message, trust.find(message.kid))
-    payload = cbor.loads(message.payload, max_size=MAX_REVOCATION_LIST_SIZE, max_depth=3)
+    payload = open_server_signed(data, trust, max_size=MAX_REVOCATION_LIST_SIZE, max_depth=3)
     revocations = RevocationList.from_cbor_map(payload)
     if revocations.device_id != device_id:
         raise WrongDevice(f"revocation list is for device {revocations.device_id!r}")
@@ -119,21 +112,16 @@ def _natural(value: Any) -> TypeGuard[int]:
 
 
 def encode_confirmation(confirmation: RevocationConfirmation, device_key: SigningKey) -> bytes:
-    payload = cbor2.dumps(confirmation.to_cbor_map())
-    return sign1_ed25519(payload, device_key.private_key, device_key.kid)
+    return sign_map(confirmation.to_cbor_map(), device_key)
 
 
 def read_confirmation(
     data: bytes, device_public_key: ed25519.Ed25519PublicKey, *, device_id: str
 ) -> RevocationConfirmation:
     """Verify a confirmation against the device's registered key and return its fields."""
-    message = decode_sign1(data, max_size=MAX_CONFIRMATION_SIZE, allow_cwt_tag=False)
-    if message.alg != Alg.EDDSA:
-        raise UnsupportedAlgorithm(f"algorithm {message.alg} is not allowed")
-    if message.kid != key_id(device_public_key):
-        raise UnknownKey("confirmation is not signed by this device's key")
-    verify_signature(message, device_public_key)
-    payload = cbor.loads(message.payload, max_size=MAX_CONFIRMATION_SIZE, max_depth=2)
+    payload = open_key_signed(
+        data, device_public_key, max_size=MAX_CONFIRMATION_SIZE, max_depth=2, what="confirmation"
+    )
     confirmation = RevocationConfirmation.from_cbor_map(payload)
     if confirmation.device_id != device_id:
         raise WrongDevice(f"confirmation is from device {confirmation.device_id!r}")
