@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Permit, Status, UsageRequest, User
-from app.services.access import require_manager
+from app.services.access import belongs_to, require_manager
 from app.services.audit import save_request
 from app.services.container import Services
 from app.services.errors import Invalid, NotFound
@@ -94,11 +94,13 @@ async def revoke_permit(
 
 
 async def revocation_list(services: Services, user: User, device_id: str) -> SignedRevocationList:
-    """The device's current list, signed now. Anyone signed in may carry it to the device."""
+    """The device's current list, signed now. Any manager or member of the device's site
+    may carry it to the device; to anyone else the device does not exist."""
     now = services.clock()
 
     def work(conn: Connection) -> SignedRevocationList:
-        if Devices(conn).get(device_id) is None:
+        device = Devices(conn).get(device_id)
+        if device is None or not belongs_to(conn, user, device.site_id):
             raise NotFound("device", device_id)
         sequence = Devices(conn).revocation_sequence(device_id)
         permit_ids = Permits(conn).revoked_ids(device_id, now)

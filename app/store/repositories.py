@@ -179,10 +179,9 @@ class Devices:
         query = sa.select(t.devices).where(t.devices.c.id.in_(list(set(device_ids))))
         return {row["id"]: device_from_row(row) for row in self.conn.execute(query).mappings()}
 
-    def visible_to(self, site_ids: Sequence[str] | None) -> list[Device]:
-        query = sa.select(t.devices).order_by(t.devices.c.id)
-        if site_ids is not None:
-            query = query.where(t.devices.c.site_id.in_(site_ids))
+    def visible_to(self, site_ids: Sequence[str]) -> list[Device]:
+        query = sa.select(t.devices).where(t.devices.c.site_id.in_(site_ids))
+        query = query.order_by(t.devices.c.id)
         return [device_from_row(row) for row in self.conn.execute(query).mappings()]
 
     def add(self, device: Device) -> None:

@@ -81,6 +81,20 @@ async def test_availability_is_only_for_the_sites_devices(
     assert (await devices.availability(services, driver, "ch-1", clock.now, end)).taken == []
 
 
+REVOCATION_LIST = "query ($id: ID!) { revocationList(deviceId: $id) { sequence } }"
+
+
+@pytest.mark.usefixtures("foreign_site")
+async def test_a_foreign_devices_revocation_list_is_as_if_it_did_not_exist(
+    gql: GraphQLClient, tokens: dict[str, str]
+) -> None:
+    own = await gql(REVOCATION_LIST, {"id": "ch-1"}, tokens["user"])
+    assert own["data"]["revocationList"] is not None
+    for device_id, token in (("far-1", tokens["user"]), ("ch-1", FOREIGN_DRIVER_TOKEN)):
+        body = await gql(REVOCATION_LIST, {"id": device_id}, token)
+        assert body["data"]["revocationList"] is None, body
+
+
 async def test_a_driver_of_no_site_sees_no_device(services: Services, demo: dict[str, Any]) -> None:
     def work(conn: Any) -> None:
         Users(conn).add(User("u0", "u0", "Nobody", Role.USER))
