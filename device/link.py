@@ -13,7 +13,7 @@ this address too, so the link trusts no request for being local:
   and no peer but the charger itself (loopback) may speak for it;
 - each request (request line, headers and body together) has one deadline, and when every
   connection slot is taken the one that has waited longest for its request is dropped, so
-  slow or idle sockets cannot lock a driver out.
+  slow or idle sockets cannot lock a driver out; each connection carries one request.
 """
 
 import contextlib
@@ -407,8 +407,10 @@ class LinkHandler(BaseHTTPRequestHandler):
             if body is not None:
                 self.send_header("Content-Type", JSON)
             self.send_header("Content-Length", str(len(payload)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
+            # One request per connection: an idle kept-alive socket would run out its deadline
+            # and be closed just as the phone reused it, and a browser does not resend a POST.
+            self.close_connection = True
+            self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(payload)
         except OSError:

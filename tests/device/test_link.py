@@ -276,6 +276,14 @@ def test_a_lying_content_length_is_dropped_not_waited_for(link: LinkServer) -> N
     assert b" 408 " in reply.split(b"\r\n", 1)[0]
 
 
+def test_every_answer_closes_its_connection(http: httpx.Client) -> None:
+    """A kept-alive socket would time out idle and close under a phone about to reuse it."""
+    for _ in range(2):
+        response = http.get("/link/info")
+        assert response.status_code == 200
+        assert response.headers["connection"] == "close"
+
+
 def test_a_slow_client_does_not_block_others(link: LinkServer, http: httpx.Client) -> None:
     host, port = link.server_address[:2]
     slow = [socket.create_connection((str(host), port), timeout=5) for _ in range(5)]
