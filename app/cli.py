@@ -42,8 +42,17 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from app.main import create_app
+    from app.schema.limits import MAX_BODY_BYTES
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # A websocket message is read whole before the schema sees it: stop at the body limit
+    # instead of the library's 16 MiB.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        ws_max_size=MAX_BODY_BYTES,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
