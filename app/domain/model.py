@@ -104,6 +104,7 @@ class Device:
     in_service: bool = True
     max_power_w: int = 11_000
     public_key: bytes | None = None
+    link_url: str | None = None  # its local link, which the driver's phone talks to
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ def device_from_row(row: RowMapping) -> Device:
         in_service=row["in_service"],
         max_power_w=row["max_power_w"],
         public_key=row["public_key"],
+        link_url=row["link_url"],
     )
 
 
@@ -83,6 +84,7 @@ def device_row(device: Device) -> dict[str, Any]:
         "in_service": device.in_service,
         "max_power_w": device.max_power_w,
         "public_key": device.public_key,
+        "link_url": device.link_url,
     }
 
 

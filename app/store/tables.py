@@ -96,6 +96,7 @@ devices = sa.Table(
     sa.Column("max_power_w", sa.Integer, nullable=False),
     sa.Column("public_key", sa.LargeBinary(32), nullable=True),
     sa.Column("revocation_sequence", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("link_url", sa.String(255), nullable=True),  # where phones reach its local link
 )
 
 usage_requests = sa.Table(
