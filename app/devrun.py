@@ -69,6 +69,7 @@ def commission_device(settings: Settings) -> Path:
             "site-1",
             registration["public_key"],
             registration["proof"],
+            link_url=f"http://{HOST}:{DEVICE_PORT}",
         )
     )
     services.db.engine.dispose()
@@ -116,6 +117,12 @@ def main() -> None:
             HOST,
             "--port",
             str(DEVICE_PORT),
+            # The driver's page posts permits from the browser: the charger answers the
+            # server's web origin, under either name a browser may have opened it by.
+            "--origin",
+            f"http://{HOST}:{PORT}",
+            "--origin",
+            f"http://localhost:{PORT}",
         ]
     )
     try:

@@ -58,6 +58,11 @@ class RegisterDeviceInput:
         description="base64url proof that the device holds the key, as printed by "
         "`powerpermit-device init` or `powerpermit-device prove`"
     )
+    link_url: str | None = strawberry.field(
+        default=None,
+        description="http(s) URL of the device's local link, which drivers' phones use; "
+        "left out, a known device keeps the one it has",
+    )
 
 
 @strawberry.type
@@ -264,6 +269,7 @@ class Mutation:
                 str(input.site_id),
                 input.public_key,
                 input.proof,
+                input.link_url,
             ),
             input.site_id,
         )

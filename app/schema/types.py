@@ -96,6 +96,9 @@ class Device:
     in_service: bool
     max_power_w: int
     commissioned: bool
+    link_url: str | None = strawberry.field(
+        description="Where phones reach the device's local link (http or https), if known."
+    )
 
     @classmethod
     def from_domain(cls, device: model.Device) -> "Device":
@@ -106,6 +109,7 @@ class Device:
             in_service=device.in_service,
             max_power_w=device.max_power_w,
             commissioned=device.public_key is not None,
+            link_url=device.link_url,
         )
 
     @strawberry.field(description="Free and taken slots between `from` and `to` (≤ 31 days).")

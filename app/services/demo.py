@@ -30,7 +30,12 @@ ACCOUNTS = (  # key in the JSON output, then the user
     ("user", User("u1", "user", "Udo Driver", Role.USER)),
     ("user2", User("u2", "user2", "Uma Driver", Role.USER)),
 )
-DEVICES = tuple(Device(f"ch-{n}", f"Bay {n}", SITE.id) for n in (1, 2, 3))
+# `make run` starts ch-1's simulated charger here (app/devrun.py); the others have no link.
+DEMO_LINK_URL = "http://127.0.0.1:8410"
+DEVICES = tuple(
+    Device(f"ch-{n}", f"Bay {n}", SITE.id, link_url=DEMO_LINK_URL if n == 1 else None)
+    for n in (1, 2, 3)
+)
 
 
 def load_credentials(data_dir: Path) -> dict[str, dict[str, str]]:

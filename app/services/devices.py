@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.engine import Connection
@@ -22,6 +23,7 @@ MAX_AVAILABILITY_SPAN_S = 31 * 24 * 3600
 MAX_ID_LENGTH = 32  # the devices.id column
 MAX_NAME_LENGTH = 64  # shown on the charger list and in the driver app
 MAX_PROOF_TEXT = (MAX_PROOF_SIZE * 4 + 2) // 3  # base64url of the largest proof
+MAX_LINK_URL_LENGTH = 255  # the devices.link_url column
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,17 @@ async def register_device(
     site_id: str,
     public_key: str,
     proof: str,
+    link_url: str | None = None,
 ) -> Device:
     """Commission a device: a new one, or a known one of the manager's site getting its key.
 
     The key comes with the device's proof that it holds the private half (see
     device/protocol/possession.py): otherwise receipts signed by someone else's key, even
-    the server's own, would count as this device's word."""
+    the server's own, would count as this device's word. `link_url`, when given, is where
+    phones reach its local link; None keeps what a known device had."""
     now = services.clock()
     name = name.strip()
+    link_url = check_link_url(link_url) if link_url is not None else None
     if not device_id or len(device_id) > MAX_ID_LENGTH:
         raise Invalid(f"A device id is 1–{MAX_ID_LENGTH} characters.")
     if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
@@ -121,9 +126,11 @@ async def register_device(
         if existing is not None and existing.site_id != site_id:
             raise NotAllowed("That device id belongs to another site.")
         if existing is None:
-            devices.add(Device(device_id, name, site_id, public_key=raw_key))
+            devices.add(Device(device_id, name, site_id, public_key=raw_key, link_url=link_url))
         else:
             devices.set_public_key(device_id, raw_key)
+            if link_url is not None:
+                devices.set_link_url(device_id, link_url)
         AuditLog(conn).record(
             at=now,
             actor_id=manager.id,
@@ -133,7 +140,7 @@ async def register_device(
             before={"public_key": b64url(existing.public_key)}
             if existing and existing.public_key
             else None,
-            after={"public_key": public_key, "site_id": site_id},
+            after={"public_key": public_key, "site_id": site_id, "link_url": link_url},
         )
         device = devices.get(device_id)
         assert device is not None
@@ -156,3 +163,32 @@ def _check_possession(
         raise Invalid(
             f"The proof does not show that device {device_id} holds that key ({err}); {fix}."
         ) from err
+
+
+def check_link_url(text: str) -> str:
+    """An http(s) URL with a host and nothing a link could misread, without a trailing '/':
+    the driver's page appends /link/... to it. The phone's browser, not the server, uses it.
+    """
+    url = text.strip().rstrip("/")
+    problem = (
+        "A link URL is http:// or https://, a host, an optional port and path "
+        f"(at most {MAX_LINK_URL_LENGTH} characters)."
+    )
+    if not url or len(url) > MAX_LINK_URL_LENGTH or not url.isascii() or not url.isprintable():
+        raise Invalid(problem)
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as err:  # a port that is not a number, or out of range
+        raise Invalid(problem) from err
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None  # credentials would ride along with every request
+        or parts.query
+        or parts.fragment
+        or " " in url
+        or not port_ok
+    ):
+        raise Invalid(problem)
+    return url

@@ -194,6 +194,11 @@ class Devices:
             t.devices.update().where(t.devices.c.id == device_id).values(public_key=public_key)
         )
 
+    def set_link_url(self, device_id: str, link_url: str | None) -> None:
+        self.conn.execute(
+            t.devices.update().where(t.devices.c.id == device_id).values(link_url=link_url)
+        )
+
     def next_revocation_sequence(self, device_id: str) -> int:
         column = t.devices.c.revocation_sequence
         query = (
