@@ -75,7 +75,7 @@ MATRIX = {
     "registerDevice": (DENIED, DENIED, DENIED, ALLOWED, DENIED),
     "requestUsage": (DENIED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
     "devices": (DENIED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
-    "revocationList": (DENIED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    "revocationList": (DENIED, ALLOWED, ALLOWED, ALLOWED, DENIED),  # a foreign site's charger
     "submitReceipts": (DENIED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
 }
 ROLES = ("anonymous", "driver", "other_driver", "manager", "foreign_manager")
