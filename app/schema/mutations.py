@@ -23,12 +23,13 @@ from app.schema.errors import (
     attempt,
 )
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Device, Me, Permit, Reason, UsageRequest
-from app.services import accounts, devices, permits, receipts, usage
+from app.schema.types import Device, Me, Permit, Reason, SitePolicy, UsageRequest
+from app.services import accounts, devices, permits, policy, receipts, usage
 from device.protocol.keys import b64url
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
 MAX_RECEIPTS_PER_CALL = 100
+MAX_POLICY_NUMBER = 10**6  # far beyond any bound of a policy; timedelta stays in range
 
 RequestUsageResult = Annotated[UsageRequest | RequestDenied, strawberry.union("RequestUsageResult")]
 DecisionResult = Annotated[
@@ -63,6 +64,24 @@ class RegisterDeviceInput:
         description="http(s) URL of the device's local link, which drivers' phones use; "
         "left out, a known device keeps the one it has",
     )
+
+
+@strawberry.input(description="The whole of a site's policy as the manager sets it.")
+class SitePolicyInput:
+    site_id: strawberry.ID
+    opens_at: str | None = strawberry.field(
+        description="HH:MM in the site's time zone; null with closesAt null: around the clock."
+    )
+    closes_at: str | None
+    max_duration_minutes: int
+    auto_approve_minutes: int
+    booking_horizon_days: int
+    max_open_requests: int
+
+
+@strawberry.type(description="The policy was not changed; every broken bound is listed.")
+class PolicyRefused:
+    reasons: list[Reason]
 
 
 @strawberry.type
@@ -118,6 +137,10 @@ ConfirmRevocationsResult = Annotated[
 RevokeResult = Annotated[
     RevokedPermit | NotFound | NotAllowed | InvalidTransition | InvalidInput,
     strawberry.union("RevokeResult"),
+]
+UpdateSitePolicyResult = Annotated[
+    SitePolicy | PolicyRefused | NotFound | NotAllowed | InvalidInput,
+    strawberry.union("UpdateSitePolicyResult"),
 ]
 RegisterDeviceResult = Annotated[
     Device | NotFound | NotAllowed | InvalidInput, strawberry.union("RegisterDeviceResult")
@@ -276,6 +299,44 @@ class Mutation:
         if isinstance(result, FAILURES):
             return result  # type: ignore[return-value]  # registering moves no request: no InvalidTransition
         return Device.from_domain(result)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="A manager sets a site's policy; audited, and in force for the next request.",
+    )
+    async def update_site_policy(
+        self, info: Info[Context, None], input: SitePolicyInput
+    ) -> UpdateSitePolicyResult:
+        services, manager = info.context.services, _user(info)
+        numbers = (
+            input.max_duration_minutes,
+            input.auto_approve_minutes,
+            input.booking_horizon_days,
+            input.max_open_requests,
+        )
+        if any(abs(n) > MAX_POLICY_NUMBER for n in numbers):
+            return InvalidInput(message="A number of the policy is out of range.")
+
+        async def update() -> model.Site | PolicyRefused:
+            try:
+                return await policy.update_site_policy(
+                    services,
+                    manager,
+                    str(input.site_id),
+                    opens_at=policy.clock_time(input.opens_at),
+                    closes_at=policy.clock_time(input.closes_at),
+                    max_duration=timedelta(minutes=input.max_duration_minutes),
+                    auto_approve_up_to=timedelta(minutes=input.auto_approve_minutes),
+                    booking_horizon=timedelta(days=input.booking_horizon_days),
+                    max_open_requests=input.max_open_requests,
+                )
+            except policy.PolicyRefused as refused:  # before `attempt` makes it InvalidInput
+                return PolicyRefused(reasons=[Reason.from_domain(r) for r in refused.reasons])
+
+        result = await attempt(update, input.site_id)
+        if isinstance(result, model.Site):
+            return SitePolicy.from_domain(result)
+        return result  # type: ignore[return-value]  # never InvalidTransition: it moves no request
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -6,7 +6,7 @@ and per object (measured with bench/cost_breakdown.py). Resolvers remain only wh
 field loads something (`device`, `permit`, `availability`).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated
 
@@ -223,6 +223,34 @@ async def _load_device(info: Info[Context, None], device_id: str) -> Device | No
 async def _load_permit(info: Info[Context, None], permit_id: str) -> Permit | None:
     permit = await info.context.permit_loader.load(permit_id)
     return Permit.from_domain(permit) if permit else None
+
+
+@strawberry.type(description="What a site's approval rules are set to; times are the site's.")
+class SitePolicy:
+    site_id: strawberry.ID
+    timezone: str
+    opens_at: str | None = strawberry.field(description="HH:MM; null: open around the clock.")
+    closes_at: str | None
+    max_duration_minutes: int
+    auto_approve_minutes: int = strawberry.field(
+        description="Longer slots wait for a manager's approval."
+    )
+    booking_horizon_days: int
+    max_open_requests: int = strawberry.field(description="Open requests per driver.")
+
+    @classmethod
+    def from_domain(cls, site: model.Site) -> "SitePolicy":
+        policy = site.policy
+        return cls(
+            site_id=strawberry.ID(site.id),
+            timezone=site.timezone,
+            opens_at=policy.opens_at.strftime("%H:%M") if policy.opens_at else None,
+            closes_at=policy.closes_at.strftime("%H:%M") if policy.closes_at else None,
+            max_duration_minutes=policy.max_duration // timedelta(minutes=1),
+            auto_approve_minutes=policy.auto_approve_up_to // timedelta(minutes=1),
+            booking_horizon_days=policy.booking_horizon.days,
+            max_open_requests=policy.max_open_requests,
+        )
 
 
 @strawberry.type

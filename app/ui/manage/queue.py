@@ -11,38 +11,22 @@ from app.domain.model import User
 from app.services.approval_queue import Waiting, approval_queue
 from app.services.container import Services
 from app.services.errors import ServiceError
-from app.services.queries import managed_sites
 from app.services.usage import approve, reject
-from app.ui import live, sessions, sign_in, theme
-from app.ui.scope import services_of
+from app.ui import live, sessions
+from app.ui.manage import console
 from app.ui.words import slot_words
 
 
 async def page(request: Request) -> RedirectResponse | None:
-    services = services_of(request)
-    user = await sessions.signed_in(services)
-    if user is None:
-        return sign_in.redirect("/manage")
-    title = "Approval queue" if user.is_manager else "Manager console"
-    with theme.frame(title, services, user):
-        if not user.is_manager:
-            managers_only()
-            return None
-        queue = ApprovalQueue(services, user)
-        # Listen before the first load, so nothing decided in between goes unseen.
-        sites = await managed_sites(services, user)
-        await live.follow(
-            services, [f"site:{site_id}" for site_id in sites], lambda _: queue.show.refresh()
-        )
-        await queue.show()
-    return None
+    return await console.serve(request, "/manage", show)
 
 
-def managers_only() -> None:
-    with ui.card().mark("managers-only"):
-        ui.label("Managers only").classes("text-xl")
-        ui.label("The manager console is for the managers of a site.")
-        ui.link("Go to the driver app", "/app")
+async def show(view: console.Console) -> None:
+    queue = ApprovalQueue(view.services, view.manager)
+    # Listen before the first load, so nothing decided in between goes unseen.
+    topics = [f"site:{site.id}" for site in view.sites]
+    await live.follow(view.services, topics, lambda _: queue.show.refresh())
+    await queue.show()
 
 
 class ApprovalQueue:
