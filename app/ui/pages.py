@@ -3,7 +3,7 @@
 from nicegui import ui
 
 from app.ui import sign_in
-from app.ui.driver import request
+from app.ui.driver import request, wallet
 from app.ui.manage import routes as manager_console
 
 
@@ -12,3 +12,4 @@ def register() -> None:
     ui.page("/sign-in")(sign_in.page)
     manager_console.register()
     ui.page("/app")(request.page)
+    wallet.register()  # /app/wallet: static, so it works with the network gone

@@ -11,7 +11,7 @@ from app.services.errors import ServiceError
 from app.services.queries import list_requests
 from app.services.usage import cancel
 from app.ui import sessions
-from app.ui.driver.permit import show_permit
+from app.ui.driver.permit import forget_on_phone, show_permit
 from app.ui.words import slot_words, status_words
 
 SHOWN_REQUESTS = 5
@@ -29,6 +29,9 @@ class MyRequests:
         )
         if page.requests:
             ui.label("Your requests").classes("text-lg")
+        forget_on_phone(
+            [r.permit_id for r in page.requests if r.permit_id and r.status is not Status.APPROVED]
+        )
         for request in page.requests:
             choice = self.choices.get(request.device_id)
             timezone = choice.timezone if choice else "UTC"
@@ -42,7 +45,8 @@ class MyRequests:
                 if request.status is Status.REJECTED and request.note:
                     ui.label(f"Reason: {request.note}")
                 if request.status is Status.APPROVED:
-                    await show_permit(self.services, self.user, request, timezone)
+                    device = choice.device if choice else None
+                    await show_permit(self.services, self.user, request, timezone, device)
                 if request.status in SLOT_HOLDING:
                     self._cancel_button(request)
 

@@ -1,23 +1,27 @@
-"""An approved request's permit on the driver's phone: a QR code of its PP1: text.
+"""An approved request's permit on the driver's phone: a QR code of its PP1: text, kept in
+the phone's wallet, and sent to the charger's local link from the phone's browser.
 
 A permit exists only from PERMIT_LEAD before its window (app/domain/permits.py); until
 then the page says from when, and collects it on the first look after that.
 """
 
+import json
+
 import segno
 from nicegui import ui
 
-from app.domain.model import Permit, UsageRequest, User
+from app.domain.model import Device, Permit, UsageRequest, User
 from app.domain.permits import permit_available_at
 from app.services.container import Services
 from app.services.queries import load_permits_by_id
 from app.services.usage import PermitNotIssued, collect_permit
-from app.ui.words import moment
+from app.ui.driver import charger_link
+from app.ui.words import moment, slot_words
 from device.protocol.text import to_text
 
 
 async def show_permit(
-    services: Services, driver: User, request: UsageRequest, timezone: str
+    services: Services, driver: User, request: UsageRequest, timezone: str, device: Device | None
 ) -> None:
     permit = await _permit_of(services, driver, request)
     if isinstance(permit, PermitNotIssued):
@@ -27,9 +31,58 @@ async def show_permit(
         else:
             ui.label(permit.reason.message)
         return
-    qr = segno.make(to_text(permit.token), error="m")
-    image = ui.image(qr.svg_data_uri(scale=4, border=2)).classes("w-64 h-64")
+    text = to_text(permit.token)
+    qr = segno.make(text, error="m").svg_data_uri(scale=4, border=2)
+    image = ui.image(qr).classes("w-64 h-64")
     image.props('alt="Permit QR code" no-transition no-spinner').mark("permit-qr")
+    _keep_on_phone(permit, text, qr, device, slot_words(request.slot, timezone))
+    if device is not None and device.link_url:
+        _link_buttons(device.link_url, permit.id, text)
+
+
+def forget_on_phone(permit_ids: list[str]) -> None:
+    """Permits that no longer hold (cancelled, revoked, used up) leave the wallet."""
+    if permit_ids:
+        ui.run_javascript(f"powerpermitWallet.forget({json.dumps(permit_ids)})")
+
+
+def _keep_on_phone(permit: Permit, text: str, qr: str, device: Device | None, window: str) -> None:
+    """Into the browser's wallet (phone/held.js), for /app/wallet to show offline."""
+    held = {
+        "id": permit.id,
+        "device": device.name if device else permit.device_id,
+        "window": window,
+        "expiresAt": permit.expires_at.isoformat(),
+        "text": text,
+        "qr": qr,
+        "link": device.link_url if device else None,
+    }
+    ui.run_javascript(f"powerpermitWallet.keep({json.dumps(held)})")
+
+
+def _link_buttons(link_url: str, permit_id: str, text: str) -> None:
+    async def send() -> None:
+        answer.set_text("Sending to the charger…")
+        sent = await charger_link.send_permit(link_url, permit_id, text)
+        if sent.ok and sent.body.get("accepted") is True:
+            answer.set_text("The charger accepted the permit.")
+        else:
+            answer.set_text(f"The charger refused the permit: {sent.reason_words()}")
+
+    async def stop() -> None:
+        answer.set_text("Asking the charger to stop…")
+        stopped = await charger_link.stop(link_url, permit_id, text)
+        if not stopped.ok:
+            answer.set_text(f"Not stopped: {stopped.reason_words()}")
+        elif stopped.body.get("stopped") is True:
+            answer.set_text("Charging stopped.")
+        else:
+            answer.set_text("No session was active on the charger.")
+
+    with ui.row().classes("w-full gap-2"):
+        ui.button("Send to charger", on_click=send).classes("grow").mark("send-to-charger")
+        ui.button("Stop charging", on_click=stop).props("outline").mark("stop-charging")
+    answer = ui.label("").mark("charger-answer")
 
 
 async def _permit_of(

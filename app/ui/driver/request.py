@@ -14,8 +14,11 @@ from app.services.container import Services
 from app.services.events import Event
 from app.services.usage import request_usage
 from app.ui import live, sessions, sign_in, theme
+from app.ui.driver import charger_link
 from app.ui.driver.day_plan import DayPlan
+from app.ui.driver.history import History
 from app.ui.driver.my_requests import MyRequests
+from app.ui.driver.sync import SyncCard
 from app.ui.scope import services_of
 from app.ui.words import duration_words, status_words
 
@@ -28,12 +31,15 @@ async def page(request: Request) -> RedirectResponse | None:
     if user is None:
         return sign_in.redirect("/app")
     ui.query("body").classes("bg-grey-1")
+    charger_link.load_scripts()
     with theme.frame("Charging", services, user, phone=True):
+        ui.link("Wallet: your permits, also offline", "/app/wallet").mark("wallet-link")
         choices = await bookable_devices(services, user)
         if not choices:
             ui.label("None of your sites has a charger you can book yet.")
             return None
         mine = MyRequests(services, user, choices)
+        history = History(services, user, {c.device.id: c.timezone for c in choices})
 
         day_plan = DayPlan(services, user)
 
@@ -41,6 +47,7 @@ async def page(request: Request) -> RedirectResponse | None:
             day_plan.show.refresh()  # anyone's booking may take or free a slot
             if any(event.user_id == user.id for event in events):
                 mine.show.refresh()
+                history.show.refresh()  # a receipt completes a request
 
         # Listen before the first load, so nothing decided in between goes unseen. The
         # site topics carry every driver's events; the list reacts to its driver's only.
@@ -50,6 +57,8 @@ async def page(request: Request) -> RedirectResponse | None:
         with form.day_plan_place:
             await day_plan.show()
         await mine.show()
+        SyncCard(services, user, [choice.device for choice in choices], history.show.refresh)
+        await history.show()
     return None
 
 

@@ -1,0 +1,38 @@
+"""The driver's past charging sessions, with the energy each one delivered."""
+
+from nicegui import ui
+
+from app.domain.model import User
+from app.services.container import Services
+from app.services.history import charging_history
+from app.ui.words import moment
+
+STOP_WORDS = {
+    "window_end": "the window ended",
+    "energy_limit": "the permit's energy was used up",
+    "battery_full": "the battery was full",
+    "user_stop": "stopped from the phone",
+    "revoked": "the permit was withdrawn",
+    "unplugged": "the vehicle was unplugged",
+}
+
+
+class History:
+    def __init__(self, services: Services, user: User, zones: dict[str, str]) -> None:
+        """`zones`: each charger's site time zone, by device id."""
+        self.services, self.user, self.zones = services, user, zones
+
+    @ui.refreshable_method
+    async def show(self) -> None:
+        sessions = await charging_history(self.services, self.user)
+        if not sessions:
+            return
+        with ui.column().classes("w-full gap-1").mark("history"):
+            ui.label("History").classes("text-lg")
+            for session in sessions:
+                with ui.card().classes("w-full").mark(f"session-{session.request_id}"):
+                    ui.label(f"{session.device_name} · {session.energy_wh / 1000:.2f} kWh")
+                    zone = self.zones.get(session.device_id, "UTC")
+                    ui.label(moment(session.started_at, zone)).classes("text-sm")
+                    why = STOP_WORDS.get(session.stop_reason, session.stop_reason)
+                    ui.label(f"Ended: {why}").classes("text-sm")
