@@ -2,10 +2,13 @@
 
 from nicegui import ui
 
-from app.ui.manage import chargers, policy, queue
+from app.ui.manage import chargers, policy, queue, requests, timeline, usage
 
 
 def register() -> None:
     ui.page("/manage")(queue.page)
     ui.page(chargers.PATH)(chargers.page)
     ui.page(policy.PATH)(policy.page)
+    ui.page(requests.PATH)(requests.page)
+    ui.page(timeline.PATH)(timeline.page)
+    ui.page(usage.PATH)(usage.page)
