@@ -2,7 +2,7 @@
 
 from nicegui import ui
 
-from app.ui.manage import chargers, policy, queue, requests, timeline, usage
+from app.ui.manage import audit, chargers, policy, queue, requests, timeline, usage
 
 
 def register() -> None:
@@ -12,3 +12,4 @@ def register() -> None:
     ui.page(requests.PATH)(requests.page)
     ui.page(timeline.PATH)(timeline.page)
     ui.page(usage.PATH)(usage.page)
+    ui.page(audit.PATH)(audit.page)
