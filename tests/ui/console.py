@@ -14,7 +14,7 @@ OTHER_SITE = Site("site-2", "Hillside Garage", "Asia/Tokyo", Policy())
 OTHER_DEVICE = Device("hx-1", "Hill 1", "site-2")
 
 
-def add_other_site(services: Services) -> None:
+async def add_other_site(services: Services) -> None:
     def work(conn: Connection) -> None:
         users, sites = Users(conn), Sites(conn)
         users.add(OTHER_MANAGER)
@@ -24,4 +24,4 @@ def add_other_site(services: Services) -> None:
         sites.add_person(OTHER_SITE.id, OTHER_DRIVER.id, t.site_members)
         Devices(conn).add(OTHER_DEVICE)
 
-    services.db.run_sync(work)
+    await services.db.write(work)

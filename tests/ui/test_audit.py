@@ -32,7 +32,7 @@ async def eventually(check: Callable[[], bool]) -> None:
 async def test_the_audit_log_says_who_did_what_when_at_the_managers_site_only(
     person: Person, demo: dict[str, Any], services: Services, clock: Clock
 ) -> None:
-    add_other_site(services)
+    await add_other_site(services)
     start = clock.now + timedelta(hours=1)
     waiting = await request_usage(services, UDO, "ch-1", start, timedelta(hours=3))
     assert waiting.request is not None

@@ -19,7 +19,7 @@ MANAGER = User("m1", "manager", "Mia Manager", Role.MANAGER)
 async def test_the_chargers_of_the_managers_sites_are_listed(
     person: Person, demo: dict[str, Any], services: Services
 ) -> None:
-    add_other_site(services)
+    await add_other_site(services)
     manager = person()
     await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
     manager.find("Chargers").click()

@@ -44,7 +44,7 @@ async def eventually(check: Callable[[], bool]) -> None:
 async def test_the_timeline_shows_each_chargers_approved_and_waiting_slots_live(
     person: Person, demo: dict[str, Any], services: Services, clock: Clock
 ) -> None:
-    add_other_site(services)
+    await add_other_site(services)
     start = clock.now + timedelta(hours=1)
     approved = await request_usage(services, UDO, "ch-1", start, timedelta(hours=1))
     waiting = await request_usage(services, UDO, "ch-2", start, timedelta(hours=3))

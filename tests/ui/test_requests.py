@@ -22,7 +22,7 @@ UMA = User("u2", "user2", "Uma Driver", Role.USER)
 
 async def book(services: Services, clock: Clock) -> dict[str, list[str]]:
     """25 slots of Udo's and 2 of Uma's at the demo site, one at the other site."""
-    add_other_site(services)
+    await add_other_site(services)
     await update_site_policy(
         services,
         MANAGER,
