@@ -40,3 +40,28 @@ async def follow(
 
     task = background_tasks.create(listen(), name="follow " + ",".join(topics))
     client.on_delete(lambda: task.cancel())
+
+
+class Newest:
+    """Overlapping refreshes of one async refreshable: only the newest draws, once.
+
+    NiceGUI clears a refreshable's container when a refresh task starts, then runs the
+    function; two refreshes close together (the page's own action and its event) each
+    draw after their awaits, and the list showed twice. A refreshable takes a `turn()`
+    first, does all its awaiting, then asks `may_draw(turn)`: False for a superseded turn;
+    True for the newest, after clearing whatever an earlier turn drew meanwhile. It must
+    not await again while it draws.
+    """
+
+    def __init__(self) -> None:
+        self._turn = 0
+
+    def turn(self) -> int:
+        self._turn += 1
+        return self._turn
+
+    def may_draw(self, turn: int) -> bool:
+        if turn != self._turn:
+            return False
+        context.slot.parent.clear()  # the refreshable's own container
+        return True

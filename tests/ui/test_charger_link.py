@@ -1,6 +1,7 @@
 """The driver's phone and the charger: Send to charger, Stop charging, Sync with charger,
 and the history they leave, with a real charger runtime answering the page's link calls."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ async def test_send_to_charger_is_offered_only_for_an_approved_permit(
     driver.find(kind=ui.button, content="Request").click()
     await driver.should_see("Waiting for a manager", retries=SLOW)
     await driver.should_not_see("Send to charger")
+    await asyncio.sleep(0.5)  # the page's own refresh and the request's event...
+    assert len(driver.find("Your requests").elements) == 1  # ...draw the list once
 
     manager = person()
     await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
@@ -68,6 +71,7 @@ async def test_send_to_charger_is_offered_only_for_an_approved_permit(
     await driver.should_see(marker="permit-qr", retries=SLOW)
     await driver.should_see("Send to charger")
     await driver.should_see("Stop charging")
+    assert len(driver.find("Send to charger").elements) == 1
 
 
 async def test_the_phone_sends_the_permit_stops_syncs_and_sees_its_history(

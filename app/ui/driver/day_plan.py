@@ -10,6 +10,7 @@ from app.services.bookable import Bookable
 from app.services.container import Services
 from app.services.devices import availability
 from app.services.errors import ServiceError
+from app.ui.live import Newest
 
 
 class DayPlan:
@@ -17,6 +18,7 @@ class DayPlan:
         self.services, self.user = services, user
         self.choice: Bookable | None = None
         self.day: date | None = None
+        self.newest = Newest()
 
     def show_for(self, choice: Bookable, day_text: str) -> None:
         self.choice = choice
@@ -30,6 +32,7 @@ class DayPlan:
     async def show(self) -> None:
         if self.choice is None or self.day is None:
             return
+        turn = self.newest.turn()
         zone = ZoneInfo(self.choice.timezone)
         start = datetime.combine(self.day, time(), tzinfo=zone)
         end = datetime.combine(self.day + timedelta(days=1), time(), tzinfo=zone)
@@ -37,6 +40,8 @@ class DayPlan:
             found = await availability(self.services, self.user, self.choice.device.id, start, end)
         except ServiceError:
             return
+        if not self.newest.may_draw(turn):
+            return  # the charger or day changed meanwhile: a newer refresh draws
         with ui.column().classes("gap-0").mark("day-plan"):
             if not found.taken:
                 ui.label(f"{self.choice.device.name} is free all that day.").classes("text-sm")

@@ -5,6 +5,7 @@ from nicegui import ui
 from app.domain.model import User
 from app.services.container import Services
 from app.services.history import charging_history
+from app.ui.live import Newest
 from app.ui.words import moment
 
 STOP_WORDS = {
@@ -21,11 +22,13 @@ class History:
     def __init__(self, services: Services, user: User, zones: dict[str, str]) -> None:
         """`zones`: each charger's site time zone, by device id."""
         self.services, self.user, self.zones = services, user, zones
+        self.newest = Newest()
 
     @ui.refreshable_method
     async def show(self) -> None:
+        turn = self.newest.turn()
         sessions = await charging_history(self.services, self.user)
-        if not sessions:
+        if not self.newest.may_draw(turn) or not sessions:
             return
         with ui.column().classes("w-full gap-1").mark("history"):
             ui.label("History").classes("text-lg")

@@ -11,26 +11,39 @@ from app.services.errors import ServiceError
 from app.services.queries import list_requests
 from app.services.usage import cancel
 from app.ui import sessions
-from app.ui.driver.permit import forget_on_phone, show_permit
+from app.ui.driver.permit import forget_on_phone, permit_of, show_permit
+from app.ui.live import Newest
 from app.ui.words import slot_words, status_words
 
 SHOWN_REQUESTS = 5
+WITHDRAWN = frozenset({Status.CANCELLED, Status.REVOKED})
 
 
 class MyRequests:
     def __init__(self, services: Services, user: User, choices: list[Bookable]) -> None:
         self.services, self.user = services, user
         self.choices = {choice.device.id: choice for choice in choices}
+        self.newest = Newest()
 
     @ui.refreshable_method
     async def show(self) -> None:
+        turn = self.newest.turn()
         page = await list_requests(
             self.services, self.user, status=None, first=SHOWN_REQUESTS, after_id=None
         )
+        permits = {
+            request.id: await permit_of(self.services, self.user, request)
+            for request in page.requests
+            if request.status is Status.APPROVED
+        }
+        if not self.newest.may_draw(turn):
+            return  # a newer refresh draws the list
         if page.requests:
             ui.label("Your requests").classes("text-lg")
+        # A withdrawn permit leaves the wallet; a used or expired one stays until its window
+        # has passed (the wallet drops those itself).
         forget_on_phone(
-            [r.permit_id for r in page.requests if r.permit_id and r.status is not Status.APPROVED]
+            [r.permit_id for r in page.requests if r.permit_id and r.status in WITHDRAWN]
         )
         for request in page.requests:
             choice = self.choices.get(request.device_id)
@@ -46,7 +59,7 @@ class MyRequests:
                     ui.label(f"Reason: {request.note}")
                 if request.status is Status.APPROVED:
                     device = choice.device if choice else None
-                    await show_permit(self.services, self.user, request, timezone, device)
+                    show_permit(permits[request.id], request, timezone, device)
                 if request.status in SLOT_HOLDING:
                     self._cancel_button(request)
 

@@ -20,10 +20,10 @@ from app.ui.words import moment, slot_words
 from device.protocol.text import to_text
 
 
-async def show_permit(
-    services: Services, driver: User, request: UsageRequest, timezone: str, device: Device | None
+def show_permit(
+    permit: Permit | PermitNotIssued, request: UsageRequest, timezone: str, device: Device | None
 ) -> None:
-    permit = await _permit_of(services, driver, request)
+    """Draws without awaiting (see live.Newest): `permit` comes from `permit_of`."""
     if isinstance(permit, PermitNotIssued):
         if permit.reason.code == "permit_not_yet_available":
             available = moment(permit_available_at(request.slot), timezone)
@@ -41,7 +41,7 @@ async def show_permit(
 
 
 def forget_on_phone(permit_ids: list[str]) -> None:
-    """Permits that no longer hold (cancelled, revoked, used up) leave the wallet."""
+    """Withdrawn permits leave the phone's wallet."""
     if permit_ids:
         ui.run_javascript(f"powerpermitWallet.forget({json.dumps(permit_ids)})")
 
@@ -85,9 +85,10 @@ def _link_buttons(link_url: str, permit_id: str, text: str) -> None:
     answer = ui.label("").mark("charger-answer")
 
 
-async def _permit_of(
+async def permit_of(
     services: Services, driver: User, request: UsageRequest
 ) -> Permit | PermitNotIssued:
+    """The approved request's permit, collected if it is due and not yet issued."""
     if request.permit_id is not None:
         [permit] = await load_permits_by_id(services, [request.permit_id])
         if permit is not None:
