@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from app.schema import graphiql
 from app.schema.http import GraphQLEndpoint
 from app.services.container import Services, build_services
 from app.services.usage import ISSUE_BATCH, expire_overdue, issue_due_permits
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             WebSocketRoute("/graphql", graphql),
             Route("/.well-known/permit-keys", permit_keys),
             Route("/healthz", health),
+            Mount(graphiql.ASSETS_PATH, graphiql.assets()),  # /graphql's page, offline too
             Route("/", home),
             # NiceGUI's pages (/manage, /app, /sign-in) and assets: after every route above,
             # so it never shadows /graphql (see DESIGN.md on mounting).

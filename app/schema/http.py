@@ -4,14 +4,14 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from app.schema import schema
+from app.schema import graphiql, schema
 from app.schema.context import Context
 from app.schema.limits import MAX_BODY_BYTES
 from app.services.accounts import authenticate, token_from_header
@@ -43,6 +43,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await super().__call__(scope, _bounded_body(receive), send)
         except BodyTooLarge:
             await _body_too_large()(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with its assets on this server, not a CDN (app/schema/graphiql.py)."""
+        return HTMLResponse(graphiql.PAGE)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         user = None
