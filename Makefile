@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fuzz bench clean
+.PHONY: run test lint fuzz bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ bench: $(STAMP)
 	$(BIN)/python bench/cost_breakdown.py
 	$(BIN)/python bench/abuse.py
 	$(BIN)/python bench/link_abuse.py
+
+# The README's pictures, from the real-browser test (it saves every step in var/e2e-screenshots/).
+SHOTS := var/e2e-screenshots
+screenshots: $(STAMP)
+	$(BIN)/pytest tests/e2e/test_driver_flow.py
+	mkdir -p docs/screenshots
+	cp $(SHOTS)/05-manager-queue.png docs/screenshots/manager-queue.png
+	cp $(SHOTS)/07-driver-permit.png docs/screenshots/driver-permit.png
+	cp $(SHOTS)/10-driver-synced.png docs/screenshots/driver-synced.png
 
 clean:
 	rm -rf $(VENV) var
