@@ -74,6 +74,9 @@ async def test_the_audit_log_says_who_did_what_when_at_the_managers_site_only(
     assert approval["entity"] == f"request {waiting.request.id}"
     assert "status: NEEDS_MANAGER → APPROVED" in approval["change"]
     assert "(Europe/Berlin)" in approval["at"]
+    requested = next(r for r in shown if r["action"] == "Requested")
+    slot_start = start.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"starts_at: {slot_start:%Y-%m-%d %H:%M %Z}" in requested["change"]  # not UTC
     policy = next(r for r in shown if r["action"] == "Changed the site policy")
     assert "max_duration_min: 480 → 240" in policy["change"]
 

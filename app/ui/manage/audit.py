@@ -1,8 +1,9 @@
 """The audit log of the manager's site: who did what when, filtered, paged on the server."""
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nicegui import events, ui
 from starlette.requests import Request
@@ -22,7 +23,13 @@ COLUMNS = [
     {"name": "actor", "label": "Who", "field": "actor", "align": "left"},
     {"name": "action", "label": "What", "field": "action", "align": "left"},
     {"name": "entity", "label": "Which", "field": "entity", "align": "left"},
-    {"name": "change", "label": "Change", "field": "change", "align": "left"},
+    {
+        "name": "change",
+        "label": "Change",
+        "field": "change",
+        "align": "left",
+        "style": "white-space: normal; min-width: 20rem",
+    },
 ]
 ENTITY_WORDS = {"usage_request": "request", "device": "charger", "permit": "permit"}
 
@@ -126,21 +133,34 @@ def _row(entry: AuditEntry, timezone: str) -> dict[str, Any]:
         "actor": entry.actor_name or ("The server" if entry.actor_id is None else entry.actor_id),
         "action": ACTIONS.get(entry.action, entry.action),
         "entity": f"{ENTITY_WORDS.get(entry.entity, entry.entity)} {entry.entity_id}",
-        "change": change_words(entry.before, entry.after),
+        "change": change_words(entry.before, entry.after, timezone),
     }
 
 
-def change_words(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
-    """'status: APPROVED → REVOKED; note: → Closed': only what changed, briefly."""
+def change_words(before: dict[str, Any] | None, after: dict[str, Any] | None, timezone: str) -> str:
+    """'status: NEEDS_MANAGER → APPROVED': only what changed, briefly; for something new,
+    what it was made with. Times in the site's zone."""
     before, after = before or {}, after or {}
-    changed = [
-        f"{key}: {_text(before.get(key))} → {_text(after.get(key))}"
-        for key in sorted(set(before) | set(after))
-        if before.get(key) != after.get(key)
-    ]
+    if not before:
+        changed = [f"{k}: {_text(v, timezone)}" for k, v in after.items() if v is not None]
+    else:
+        changed = [
+            f"{key}: {_text(before.get(key), timezone)} → {_text(after.get(key), timezone)}"
+            for key in sorted(set(before) | set(after))
+            if before.get(key) != after.get(key)
+        ]
     words = "; ".join(changed)
     return words if len(words) <= 200 else words[:199] + "…"
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _text(value: Any, timezone: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if at.tzinfo is not None:
+            return f"{at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M %Z}"
+    return str(value)

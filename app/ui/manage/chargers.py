@@ -80,13 +80,14 @@ class RegisterForm:
             self.printed = ui.textarea(
                 "What powerpermit-device printed", on_change=self._fill_from_printed
             ).classes("w-full")
+            self.printed.props("maxlength=2000")  # the JSON line is some 300 characters
             sites = {site.id: site.name for site in view.sites}
             self.site = ui.select(sites, label="Site", value=view.site.id).classes("w-72")
             self.device_id = ui.input("Charger id").props("maxlength=32").classes("w-full")
             self.name = ui.input("Name").props("maxlength=64").classes("w-full")
-            self.public_key = ui.input("Public key").classes("w-full")
-            self.proof = ui.input("Proof of possession").classes("w-full")
-            self.link_url = ui.input("Local link URL").classes("w-full")
+            self.public_key = ui.input("Public key").props("maxlength=100").classes("w-full")
+            self.proof = ui.input("Proof of possession").props("maxlength=1000").classes("w-full")
+            self.link_url = ui.input("Local link URL").props("maxlength=255").classes("w-full")
             self.link_url.props(
                 'hint="Where drivers\' phones reach the charger, e.g. http://192.168.1.20:8410"'
             )

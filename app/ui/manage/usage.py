@@ -58,8 +58,8 @@ class UsageCharts:
             {
                 "title": {"text": "Energy per day"},
                 "tooltip": {"trigger": "axis"},
-                "legend": {"top": 24},
-                "grid": {"top": 64},
+                "legend": {"top": 32},
+                "grid": {"top": 72},
                 "xAxis": {"type": "category", "data": [d.isoformat() for d in use.days]},
                 "yAxis": {"type": "value", "name": "kWh"},
                 "series": per_day,
