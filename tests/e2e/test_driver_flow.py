@@ -57,10 +57,9 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         ask_for_slot(driver, start)
         shoot(driver, screenshots, "02-driver-request")
         driver.get_by_role("button", name="Request").click()
-        # In a card: the toast says the same words. `.first`: the driver app has been seen
-        # to list a new request twice (two refreshes of its list racing), not every time.
+        # In a card: the toast says the same words. Strict: the request is listed once.
         status = driver.locator(".q-card").get_by_text("Waiting for a manager", exact=True)
-        expect(status.first).to_be_visible(timeout=DEADLINE_MS)
+        expect(status).to_be_visible(timeout=DEADLINE_MS)
         shoot(driver, screenshots, "03-driver-waiting")
 
         driver.evaluate("window.e2eSamePage = true")  # gone if the page were reloaded
@@ -76,10 +75,10 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         shoot(manager, screenshots, "06-manager-approved")
 
         # No reload: the driver's page learns of the decision by itself.
-        approved = driver.locator(".q-card").get_by_text("Approved", exact=True).first
+        approved = driver.locator(".q-card").get_by_text("Approved", exact=True)
         expect(approved).to_be_visible(timeout=DEADLINE_MS)
         assert driver.evaluate("window.e2eSamePage === true")
-        qr = driver.get_by_role("img", name="Permit QR code").first
+        qr = driver.get_by_role("img", name="Permit QR code")
         expect(qr).to_be_visible(timeout=DEADLINE_MS)
         # The request's toast fades by itself; until then it may cover the code.
         expect(driver.locator(".q-notification")).to_have_count(0, timeout=DEADLINE_MS)
@@ -95,7 +94,7 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         wallet_offline(driver_context, stack, screenshots)
 
         # The page's own JavaScript posts the permit to the charger's link: not the server.
-        driver.get_by_role("button", name="Send to charger").first.click()
+        driver.get_by_role("button", name="Send to charger").click()
         answer = driver.get_by_text("The charger accepted the permit.")
         expect(answer).to_be_visible(timeout=DEADLINE_MS)
         shoot(driver, screenshots, "09-driver-at-charger")
@@ -107,7 +106,7 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         assert wait_for(stack, lambda info: info["relay"] == "closed")["power_w"] > 0
 
         # Stopping ends the session: the charger signs a receipt and keeps it until synced.
-        driver.get_by_role("button", name="Stop charging").first.click()
+        driver.get_by_role("button", name="Stop charging").click()
         expect(driver.get_by_text("Charging stopped.")).to_be_visible(timeout=DEADLINE_MS)
         stopped = wait_for(stack, lambda info: info["unsent_receipts"] == 1)
         assert stopped["relay"] == "open" and stopped["energy_total_wh"] > 0
