@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse
 from app.services.chargers import TRUST_FILE_NAME, chargers, trust_file
 from app.services.devices import register_device
 from app.services.errors import ServiceError
+from app.ui import live
 from app.ui.manage import console
 from app.ui.manage.console import Console
 from app.ui.words import moment
@@ -37,6 +38,9 @@ async def page(request: Request) -> RedirectResponse | None:
 
 async def show(view: Console) -> None:
     listing = ChargerList(view)
+    # A receipt's or a revocation's request event may change a charger's line.
+    topics = [f"site:{site.id}" for site in view.sites]
+    await live.follow(view.services, topics, lambda _: listing.show.refresh())
     await listing.show()
     RegisterForm(view, on_registered=listing.show.refresh)
 
