@@ -3,8 +3,10 @@ and the history they leave, with a real charger runtime answering the page's lin
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from nicegui import ui
@@ -20,6 +22,8 @@ from device.battery import Battery
 from tests.ui.charger import LINK_CALL, MANAGER, ChargerAtHand
 from tests.ui.conftest import SLOW, Person, sign_in
 
+BERLIN = ZoneInfo("Europe/Berlin")  # the demo site's zone
+LEAD = timedelta(minutes=10)  # well outside the charger's 60 s skew, whatever the hour
 DRIVER = model.User("u1", "user", "Udo Driver", model.Role.USER)
 
 
@@ -34,11 +38,15 @@ async def ch1(
 
 
 async def driver_with_a_permit(person: Person, demo: dict[str, Any], ch1: ChargerAtHand) -> User:
+    """Signed in, with an approved hour whose window starts `LEAD` from the charger's now."""
     driver = person()
     driver.javascript_rules[LINK_CALL] = ch1.answer
     await sign_in(driver, demo["user"]["login"], demo["user"]["password"], "/app")
     await driver.should_see("Start time", retries=SLOW)
-    driver.find(kind=ui.button, content="Request").click()  # an hour from the next half hour
+    start = datetime.fromtimestamp(ch1.clock.wall(), BERLIN) + LEAD
+    driver.find("Date").clear().type(f"{start:%Y-%m-%d}")
+    driver.find("Start time").clear().type(f"{start:%H:%M}")
+    driver.find(kind=ui.button, content="Request").click()
     await driver.should_see("Approved", retries=SLOW)
     await driver.should_see(marker="permit-qr", retries=SLOW)
     return driver
@@ -83,7 +91,7 @@ async def test_the_phone_sends_the_permit_stops_syncs_and_sees_its_history(
         "The charger refused the permit: The permit's window has not started yet.", retries=SLOW
     )
 
-    ch1.clock.advance(30 * 60)  # the window has begun (it starts at the next half hour)
+    ch1.clock.advance(LEAD.total_seconds())  # the window has begun
     driver.find("Send to charger").click()
     await driver.should_see("The charger accepted the permit.", retries=SLOW)
     assert ch1.charger.info()["active_permit"] is not None
@@ -156,7 +164,7 @@ async def test_uploading_stores_receipts_and_the_acknowledgement_satisfies_the_d
     assert request.permit_id is not None
     [permit] = await load_permits_by_id(services, [request.permit_id])
     assert permit is not None
-    ch1.clock.advance(30 * 60)
+    ch1.clock.advance(LEAD.total_seconds())
     assert ch1.charger.present_permit(permit.token).reason is None
     charge(ch1, 15)
     ch1.clock.advance(60 * 60)  # past the window's end: the charger stops and signs
