@@ -44,7 +44,7 @@ screenshots: $(STAMP)
 	mkdir -p docs/screenshots
 	cp $(SHOTS)/05-manager-queue.png docs/screenshots/manager-queue.png
 	cp $(SHOTS)/07-driver-permit.png docs/screenshots/driver-permit.png
-	cp $(SHOTS)/10-driver-synced.png docs/screenshots/driver-synced.png
+	cp $(SHOTS)/11-manager-usage.png docs/screenshots/usage-chart.png
 
 clean:
 	rm -rf $(VENV) var

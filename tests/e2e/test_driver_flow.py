@@ -12,7 +12,8 @@ Steps, each screenshotted into var/e2e-screenshots/ (numbered in order):
 7. Send to charger: the page's own JavaScript posts the permit to the charger's local link;
    the charger's /link/info shows it; a vehicle is plugged (loopback) and the relay closes;
 8. Stop charging: the charger signs a receipt; Sync with charger uploads it and hands the
-   server's acknowledgement back, so the charger lets go of it.
+   server's acknowledgement back, so the charger lets go of it;
+9. the manager's usage chart shows the energy of that receipt.
 
 Every other host is blocked; the guard fixture fails the test if a page asked for one.
 """
@@ -39,6 +40,7 @@ DEADLINE_MS = 30_000  # hang guards for pages on a busy 2-core machine, not meas
 TIMEZONE = "Europe/Berlin"  # the demo site's
 CHARGER_NAME = "Bay 1 · Riverside Depot"
 NEEDS_MANAGER = "3 h"  # over the demo site's automatic approval (up to 2 h)
+CHARGED_WH = 10.0
 
 
 def test_a_driver_gets_a_managers_approval_and_charges(
@@ -105,6 +107,9 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         assert plugged.status_code == 200, plugged.text
         assert wait_for(stack, lambda info: info["relay"] == "closed")["power_w"] > 0
 
+        # Enough energy to see on the manager's chart (~3 s at the vehicle's 11 kW).
+        charging = wait_for(stack, lambda info: info["active_permit"]["energy_wh"] >= CHARGED_WH)
+        assert charging["active_permit"]["energy_wh"] >= CHARGED_WH
         # Stopping ends the session: the charger signs a receipt and keeps it until synced.
         driver.get_by_role("button", name="Stop charging").click()
         expect(driver.get_by_text("Charging stopped.")).to_be_visible(timeout=DEADLINE_MS)
@@ -118,6 +123,13 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         shoot(driver, screenshots, "10-driver-synced")
         # The server's acknowledgement went back through the page: the charger let go.
         assert wait_for(stack, lambda info: info["unsent_receipts"] == 0)["unsent_receipts"] == 0
+
+        # The receipt's energy on the manager's usage chart.
+        manager.goto(f"{stack.base_url}/manage/usage")
+        charted = charted_kwh(manager, "Bay 1")
+        assert charted * 1000 >= CHARGED_WH
+        manager.wait_for_timeout(1500)  # ECharts grows its bars for 1 s: for the picture only
+        shoot(manager, screenshots, "11-manager-usage")
 
     finally:
         driver_context.close()
@@ -175,6 +187,26 @@ def wait_for(stack: Stack, done: Callable[[dict[str, Any]], bool]) -> dict[str, 
         time.sleep(0.1)
         info = stack.charger.info()
     return info
+
+
+def charted_kwh(page: Page, charger: str) -> float:
+    """What the "Energy per charger" chart draws for `charger`, once it draws some: read from
+    the chart itself, for its canvas holds no text."""
+    found = page.wait_for_function(
+        """(charger) => {
+          for (const el of document.querySelectorAll(".nicegui-echart")) {
+            const option = getElement(el)?.chart?.getOption();
+            if (option?.title?.[0]?.text === "Energy per charger") {
+              const kwh = option.series[0].data[option.xAxis[0].data.indexOf(charger)];
+              if (kwh > 0) return kwh;
+            }
+          }
+          return null;
+        }""",
+        arg=charger,
+        timeout=DEADLINE_MS,
+    )
+    return float(found.json_value())
 
 
 def wallet_offline(context: BrowserContext, stack: Stack, folder: Path) -> None:
