@@ -1,11 +1,10 @@
 """The audit log of the manager's site: who did what when, filtered, paged on the server."""
 
-from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nicegui import events, ui
+from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -13,6 +12,7 @@ from app.services.audit_trail import ACTIONS, SERVER, AuditEntry, AuditQuery, au
 from app.services.sites import people_of_site
 from app.ui.manage import console
 from app.ui.manage.console import Console
+from app.ui.manage.paged_table import PagedTable
 from app.ui.words import moment
 
 PATH = "/manage/audit"
@@ -44,12 +44,11 @@ async def show(view: Console) -> None:
     await log.filters()
 
 
-class AuditTable:
+class AuditTable(PagedTable[AuditQuery]):
+    page_size = PAGE_SIZE
+
     def __init__(self, view: Console) -> None:
-        self.view = view
-        self.query = AuditQuery(view.site.id)
-        self.table: ui.table | None = None
-        self.problem: ui.label | None = None
+        super().__init__(view, AuditQuery(view.site.id))
 
     @ui.refreshable_method
     async def filters(self) -> None:
@@ -69,61 +68,16 @@ class AuditTable:
                 value=ANY,
                 on_change=lambda e: self._filter(action=e.value or None),
             ).classes("w-56")
-            first = ui.input("From", on_change=lambda e: self._days(first_day=e.value))
-            first.props('hint="YYYY-MM-DD" clearable').classes("w-36")
-            last = ui.input("To", on_change=lambda e: self._days(last_day=e.value))
-            last.props('hint="YYYY-MM-DD" clearable').classes("w-36")
-        self.problem = ui.label("").classes("text-negative").mark("filter-problem")
-        pagination = {"page": 1, "rowsPerPage": PAGE_SIZE, "rowsNumber": 0}
-        self.table = ui.table(rows=[], columns=COLUMNS, row_key="id", pagination=pagination)
-        self.table.classes("w-full").mark("audit")
-        self.table.on("request", self._page_asked)
+            self.day_inputs()
+        self.problem_label()
+        self.make_table(COLUMNS, "audit")
         await self.load()
 
-    async def load(self, page: int | None = None) -> None:
-        if self.table is None:
-            return
-        pagination = dict(self.table.pagination)
-        page = page or int(pagination.get("page", 1))
-        size = int(pagination.get("rowsPerPage", PAGE_SIZE)) or PAGE_SIZE
+    async def fetch(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         found = await audit_trail(
-            self.view.services,
-            self.view.manager,
-            self.query,
-            offset=(page - 1) * size,
-            limit=size,
+            self.view.services, self.view.manager, self.query, offset=offset, limit=limit
         )
-        self.table.rows = [_row(entry, found.site.timezone) for entry in found.entries]
-        self.table.pagination = {
-            **pagination,
-            "page": page,
-            "rowsPerPage": size,
-            "rowsNumber": found.total,
-        }
-
-    async def _page_asked(self, e: events.GenericEventArguments) -> None:
-        asked = e.args.get("pagination", {}) if isinstance(e.args, dict) else {}
-        if self.table is not None:
-            self.table.pagination = {**self.table.pagination, **asked}
-        await self.load(int(asked.get("page", 1)))
-
-    async def _filter(self, **changes: Any) -> None:
-        self.query = replace(self.query, **changes)
-        await self.load(1)
-
-    async def _days(self, **changes: str | None) -> None:
-        parsed: dict[str, date | None] = {}
-        for key, text in changes.items():
-            text = (text or "").strip()
-            try:
-                parsed[key] = date.fromisoformat(text) if text else None
-            except ValueError:
-                if self.problem is not None and len(text) >= 10:
-                    self.problem.set_text("Write days as YYYY-MM-DD.")
-                return
-        if self.problem is not None:
-            self.problem.set_text("")
-        await self._filter(**parsed)
+        return [_row(entry, found.site.timezone) for entry in found.entries], found.total
 
 
 def _row(entry: AuditEntry, timezone: str) -> dict[str, Any]:

@@ -2,12 +2,10 @@
 
 import csv
 import io
-from dataclasses import replace
-from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nicegui import events, ui
+from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -28,6 +26,7 @@ from app.services.usage import revoke
 from app.ui import live
 from app.ui.manage import console
 from app.ui.manage.console import Console
+from app.ui.manage.paged_table import PagedTable
 from app.ui.words import STATUS_WORDS, slot_words, status_words
 
 PATH = "/manage/requests"
@@ -62,12 +61,11 @@ async def show(view: Console) -> None:
     await live.follow(view.services, topics, lambda _: requests.load())
 
 
-class RequestsTable:
+class RequestsTable(PagedTable[RequestQuery]):
+    page_size = PAGE_SIZE
+
     def __init__(self, view: Console) -> None:
-        self.view = view
-        self.query = RequestQuery(view.site.id)
-        self.table: ui.table | None = None
-        self.problem: ui.label | None = None
+        super().__init__(view, RequestQuery(view.site.id))
 
     @ui.refreshable_method
     async def filters(self) -> None:
@@ -95,66 +93,20 @@ class RequestsTable:
                 value=ALL,
                 on_change=lambda e: self._filter(driver_id=e.value or None),
             ).classes("w-40")
-            first = ui.input("From", on_change=lambda e: self._days(first_day=e.value))
-            first.props('hint="YYYY-MM-DD" clearable').classes("w-36")
-            last = ui.input("To", on_change=lambda e: self._days(last_day=e.value))
-            last.props('hint="YYYY-MM-DD" clearable').classes("w-36")
+            self.day_inputs()
             ui.button("Export CSV", on_click=self._export).props("outline")
-        self.problem = ui.label("").classes("text-negative").mark("filter-problem")
+        self.problem_label()
         ui.label(f"Slots in {site.timezone} time.").classes("text-sm")
-        pagination = {"page": 1, "rowsPerPage": PAGE_SIZE, "rowsNumber": 0}
-        self.table = ui.table(rows=[], columns=COLUMNS, row_key="id", pagination=pagination)
-        self.table.classes("w-full").mark("requests")
-        self.table.add_slot("body-cell-action", REVOKE_BUTTON)
-        self.table.on("request", self._page_asked)
-        self.table.on("revoke", lambda e: self._ask_reason(e.args))
+        table = self.make_table(COLUMNS, "requests")
+        table.add_slot("body-cell-action", REVOKE_BUTTON)
+        table.on("revoke", lambda e: self._ask_reason(e.args))
         await self.load()
 
-    async def load(self, page: int | None = None) -> None:
-        if self.table is None:
-            return
-        pagination = dict(self.table.pagination)
-        page = page or int(pagination.get("page", 1))
-        rows_per_page = int(pagination.get("rowsPerPage", PAGE_SIZE)) or PAGE_SIZE
+    async def fetch(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         found = await find_requests(
-            self.view.services,
-            self.view.manager,
-            self.query,
-            offset=(page - 1) * rows_per_page,
-            limit=rows_per_page,
+            self.view.services, self.view.manager, self.query, offset=offset, limit=limit
         )
-        self.table.rows = [_row(item, found.site.timezone) for item in found.rows]
-        self.table.pagination = {
-            **pagination,
-            "page": page,
-            "rowsPerPage": rows_per_page,
-            "rowsNumber": found.total,
-        }
-
-    async def _page_asked(self, e: events.GenericEventArguments) -> None:
-        """QTable asks for another page (or page size): the server cuts it."""
-        asked = e.args.get("pagination", {}) if isinstance(e.args, dict) else {}
-        if self.table is not None:
-            self.table.pagination = {**self.table.pagination, **asked}
-        await self.load(int(asked.get("page", 1)))
-
-    async def _filter(self, **changes: Any) -> None:
-        self.query = replace(self.query, **changes)
-        await self.load(1)
-
-    async def _days(self, **changes: str | None) -> None:
-        parsed: dict[str, date | None] = {}
-        for key, text in changes.items():
-            text = (text or "").strip()
-            try:
-                parsed[key] = date.fromisoformat(text) if text else None
-            except ValueError:
-                if self.problem is not None and len(text) >= 10:
-                    self.problem.set_text("Write days as YYYY-MM-DD.")
-                return
-        if self.problem is not None:
-            self.problem.set_text("")
-        await self._filter(**parsed)
+        return [_row(item, found.site.timezone) for item in found.rows], found.total
 
     async def _export(self) -> None:
         found = await all_requests(self.view.services, self.view.manager, self.query)
