@@ -1,13 +1,14 @@
 """Who did what when at the manager's sites: the audit log, filtered and paged."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Site, User
 from app.services.container import Services
+from app.services.site_days import day_bounds
 from app.services.sites import managed_site
 from app.store.console import AuditEntry as AuditEntry  # what a page shows of each
 from app.store.console import AuditSearch, count_audit, search_audit
@@ -56,25 +57,16 @@ async def audit_trail(
 
     def work(conn: Connection) -> AuditPage:
         site = managed_site(conn, manager, query.site_id)
-        zone = ZoneInfo(site.timezone)
+        at_from, at_before = day_bounds(query.first_day, query.last_day, ZoneInfo(site.timezone))
         search = AuditSearch(
             site_ids=[site.id],
             actor_id=None if query.actor_id == SERVER else query.actor_id,
             any_actor=query.actor_id is None,
             action=query.action,
-            at_from=_midnight(query.first_day, zone),
-            at_before=_midnight(
-                query.last_day + timedelta(days=1)
-                if query.last_day and query.last_day < date.max
-                else None,
-                zone,
-            ),
+            at_from=at_from,
+            at_before=at_before,
         )
         entries = search_audit(conn, search, offset=max(0, offset), limit=limit)
         return AuditPage(site, entries, count_audit(conn, search))
 
     return await services.db.read(work)
-
-
-def _midnight(day: date | None, zone: ZoneInfo) -> datetime | None:
-    return datetime.combine(day, time(), tzinfo=zone) if day else None

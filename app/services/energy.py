@@ -3,13 +3,14 @@ as their signed receipts report it."""
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
-from app.domain.model import Device, Site, Slot, User
+from app.domain.model import Device, Site, User
 from app.services.container import Services
+from app.services.site_days import days_from
 from app.services.sites import managed_site
 from app.store.console import energy_of_site
 from app.store.repositories import Devices
@@ -34,10 +35,7 @@ async def energy_use(
     def work(conn: Connection) -> EnergyUse:
         site = managed_site(conn, manager, site_id)
         zone = ZoneInfo(site.timezone)
-        window = Slot(
-            datetime.combine(first_day, time(), tzinfo=zone),
-            datetime.combine(first_day + timedelta(days=days), time(), tzinfo=zone),
-        )
+        window = days_from(first_day, days, zone)
         calendar = [first_day + timedelta(days=n) for n in range(days)]
         devices = Devices(conn).visible_to([site.id])
         wh: dict[str, list[float]] = defaultdict(lambda: [0.0] * days)

@@ -1,13 +1,14 @@
 """The manager console's requests: filtered, paged, and all of them for an export."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Site, User
 from app.services.container import Services
+from app.services.site_days import day_bounds
 from app.services.sites import managed_site
 from app.store.console import NamedRequest as NamedRequest  # what a page shows of each
 from app.store.console import RequestSearch, count_requests, search_requests
@@ -62,20 +63,14 @@ async def all_requests(services: Services, manager: User, query: RequestQuery) -
 
 
 def _search(site: Site, query: RequestQuery) -> RequestSearch:
-    zone = ZoneInfo(site.timezone)
+    starts_from, starts_before = day_bounds(
+        query.first_day, query.last_day, ZoneInfo(site.timezone)
+    )
     return RequestSearch(
         site_ids=[site.id],
         status=query.status,
         device_id=query.device_id,
         user_id=query.driver_id,
-        starts_from=_midnight(query.first_day, zone),
-        starts_before=_midnight(_day_after(query.last_day), zone),
+        starts_from=starts_from,
+        starts_before=starts_before,
     )
-
-
-def _day_after(day: date | None) -> date | None:
-    return day + timedelta(days=1) if day and day < date.max else None
-
-
-def _midnight(day: date | None, zone: ZoneInfo) -> datetime | None:
-    return datetime.combine(day, time(), tzinfo=zone) if day else None

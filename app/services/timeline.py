@@ -1,13 +1,14 @@
 """A site's chargers and their held slots over some days: what the timeline chart draws."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Device, Site, Slot, User
 from app.services.container import Services
+from app.services.site_days import days_from
 from app.services.sites import managed_site
 from app.store.console import NamedRequest, slots_of_site
 from app.store.repositories import Devices
@@ -31,10 +32,7 @@ async def site_timeline(
     def work(conn: Connection) -> Timeline:
         site = managed_site(conn, manager, site_id)
         zone = ZoneInfo(site.timezone)
-        window = Slot(
-            datetime.combine(first_day, time(), tzinfo=zone),
-            datetime.combine(first_day + timedelta(days=days), time(), tzinfo=zone),
-        )
+        window = days_from(first_day, days, zone)
         devices = Devices(conn).visible_to([site.id])
         return Timeline(site, window, devices, slots_of_site(conn, site.id, window))
 
