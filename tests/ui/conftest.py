@@ -8,6 +8,7 @@ production does, and put each simulated person behind `create_app(services=...)`
 page is reached through the same routes as in a browser.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -73,3 +74,12 @@ async def sign_in(user: User, login: str, password: str, path: str) -> None:
     simulated people, so a second person must not start before the first has arrived."""
     await try_sign_in(user, login, password, path)
     await user.should_see("Sign out", retries=SLOW)
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Waits, as long as `should_see` would, for a check the page has no text for."""
+    for _ in range(SLOW):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    assert check()

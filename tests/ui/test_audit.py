@@ -1,5 +1,3 @@
-import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,7 +7,7 @@ from app.services.container import Services
 from app.services.policy import update_site_policy
 from app.services.usage import approve, request_usage
 from tests.conftest import Clock
-from tests.ui.conftest import SLOW, Person, sign_in
+from tests.ui.conftest import SLOW, Person, eventually, sign_in
 from tests.ui.console import OTHER_DRIVER, OTHER_MANAGER, add_other_site
 
 MANAGER = User("m1", "manager", "Mia Manager", Role.MANAGER)
@@ -19,14 +17,6 @@ UDO = User("u1", "user", "Udo Driver", Role.USER)
 def rows(user: Any) -> list[dict[str, Any]]:
     [table] = user.find(marker="audit").elements
     return list(table.rows)
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    for _ in range(SLOW):
-        if check():
-            return
-        await asyncio.sleep(0.1)
-    assert check()
 
 
 async def test_the_audit_log_says_who_did_what_when_at_the_managers_site_only(

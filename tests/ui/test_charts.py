@@ -1,8 +1,6 @@
 """The console's charts: the timeline's slots and the energy from stored receipts."""
 
-import asyncio
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +18,7 @@ from device.protocol.keys import b64url, raw_public
 from device.protocol.possession import prove_possession
 from device.protocol.receipt import Receipt, encode_receipt
 from tests.conftest import Clock
-from tests.ui.conftest import SLOW, Person, sign_in
+from tests.ui.conftest import SLOW, Person, eventually, sign_in
 from tests.ui.console import OTHER_DRIVER, add_other_site
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -31,14 +29,6 @@ UDO = User("u1", "user", "Udo Driver", Role.USER)
 def series(user: Any, marker: str) -> dict[str, list[Any]]:
     [chart] = user.find(marker=marker).elements
     return {s["name"]: s["data"] for s in chart.options["series"]}
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    for _ in range(SLOW):
-        if check():
-            return
-        await asyncio.sleep(0.1)
-    assert check()
 
 
 async def test_the_timeline_shows_each_chargers_approved_and_waiting_slots_live(
