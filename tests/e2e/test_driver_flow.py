@@ -149,11 +149,14 @@ def sign_in(page: Page, url: str, account: dict[str, str], folder: Path, step: s
 def ask_for_slot(page: Page, start: datetime) -> None:
     page.get_by_label("Charger").click()
     page.get_by_role("option", name=CHARGER_NAME).click()
+    # A closing menu stays in the page a moment: wait until none is left, so the next
+    # menu is the only one (a strict locator once found both).
+    expect(page.get_by_role("listbox")).to_have_count(0, timeout=DEADLINE_MS)
     page.get_by_label("Date").fill(f"{start:%Y-%m-%d}")
     page.get_by_label("Start time").fill(f"{start:%H:%M}")
     page.get_by_label("Duration").click()
     page.get_by_role("option", name=NEEDS_MANAGER, exact=True).click()
-    expect(page.get_by_role("listbox")).to_be_hidden(timeout=DEADLINE_MS)  # menu closed
+    expect(page.get_by_role("listbox")).to_have_count(0, timeout=DEADLINE_MS)  # menu closed
 
 
 def decode_qr(picture: Path) -> str:
