@@ -1,0 +1,21 @@
+"""indexes for a store of a million requests
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-26
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
