@@ -23,6 +23,10 @@ class EventBus(Protocol):
         the queue until the block is left, which unsubscribes."""
         ...
 
+    def is_connected(self) -> bool:
+        """Whether events from other processes can reach this one now (for /readyz)."""
+        ...
+
 
 class InProcessBus:
     """Fan-out to queues in this process; a slow subscriber drops its oldest events."""
@@ -55,6 +59,9 @@ class InProcessBus:
                 self._queues[topic].discard(queue)
                 if not self._queues[topic]:
                     del self._queues[topic]
+
+    def is_connected(self) -> bool:
+        return True  # one process: nothing to lose touch with
 
     def topics(self) -> set[str]:
         """The topics someone listens to now."""
