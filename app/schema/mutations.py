@@ -24,7 +24,16 @@ from app.schema.errors import (
 )
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import Device, Me, Permit, Reason, SitePolicy, UsageRequest
-from app.services import accounts, devices, permits, policy, receipts, usage
+from app.services import (
+    accounts,
+    chargers,
+    devices,
+    permits,
+    policy,
+    preferences,
+    receipts,
+    usage,
+)
 from device.protocol.keys import b64url
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
@@ -142,9 +151,31 @@ UpdateSitePolicyResult = Annotated[
     SitePolicy | PolicyRefused | NotFound | NotAllowed | InvalidInput,
     strawberry.union("UpdateSitePolicyResult"),
 ]
+
+
+@strawberry.type(description="The language the pages now speak to this user.")
+class MyLanguage:
+    language: str
+
+
+SetMyLanguageResult = Annotated[MyLanguage | InvalidInput, strawberry.union("SetMyLanguageResult")]
 RegisterDeviceResult = Annotated[
     Device | NotFound | NotAllowed | InvalidInput, strawberry.union("RegisterDeviceResult")
 ]
+UpdateChargerResult = Annotated[
+    Device | NotFound | NotAllowed | InvalidInput, strawberry.union("UpdateChargerResult")
+]
+
+
+@strawberry.input(description="Only the fields given change; the others stay as they are.")
+class UpdateChargerInput:
+    id: strawberry.ID
+    name: str | None = None
+    link_url: str | None = strawberry.field(
+        default=None, description="http(s) URL of its local link; an empty string removes it"
+    )
+    in_service: bool | None = None
+    max_power_w: int | None = None
 
 
 def _user(info: Info[Context, None]) -> User:
@@ -302,6 +333,31 @@ class Mutation:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
+        description="A manager of its site renames a charger, moves its link, takes it out of "
+        "or back into service, or sets its maximum power; audited.",
+    )
+    async def update_charger(
+        self, info: Info[Context, None], input: UpdateChargerInput
+    ) -> UpdateChargerResult:
+        services, manager = info.context.services, _user(info)
+        result = await attempt(
+            lambda: chargers.update_charger(
+                services,
+                manager,
+                str(input.id),
+                name=input.name,
+                link_url=input.link_url,
+                in_service=input.in_service,
+                max_power_w=input.max_power_w,
+            ),
+            input.id,
+        )
+        if isinstance(result, FAILURES):
+            return result  # type: ignore[return-value]  # an edit moves no request
+        return Device.from_domain(result)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
         description="A manager sets a site's policy; audited, and in force for the next request.",
     )
     async def update_site_policy(
@@ -337,6 +393,20 @@ class Mutation:
         if isinstance(result, model.Site):
             return SitePolicy.from_domain(result)
         return result  # type: ignore[return-value]  # never InvalidTransition: it moves no request
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The pages' language for the caller in every browser: "
+        + ", ".join(preferences.LANGUAGES),
+    )
+    async def set_my_language(
+        self, info: Info[Context, None], language: str
+    ) -> SetMyLanguageResult:
+        services, user = info.context.services, _user(info)
+        result = await attempt(lambda: preferences.set_language(services, user, language), user.id)
+        if isinstance(result, str):
+            return MyLanguage(language=result)
+        return result  # type: ignore[return-value]  # only InvalidInput: it moves no request
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -28,6 +28,7 @@ ACTIONS = {
     "release_slot": "Released a withdrawn slot",
     "receipt": "Receipt in",
     "register_device": "Registered a charger",
+    "update_charger": "Edited a charger",
     "update_site_policy": "Changed the site policy",
 }
 

@@ -199,6 +199,10 @@ class Devices:
             t.devices.update().where(t.devices.c.id == device_id).values(link_url=link_url)
         )
 
+    def edit(self, device_id: str, changes: dict[str, Any]) -> None:
+        """Set some of name, link_url, in_service, max_power_w (already validated)."""
+        self.conn.execute(t.devices.update().where(t.devices.c.id == device_id).values(changes))
+
     def next_revocation_sequence(self, device_id: str) -> int:
         column = t.devices.c.revocation_sequence
         query = (
