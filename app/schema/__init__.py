@@ -13,6 +13,7 @@ from app.schema.limits import OneLoginPerRequest
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
 from app.schema.scalars import AwareDateTime
+from app.schema.shared_results import SharingExecutor
 from app.schema.subscriptions import Subscription
 
 
@@ -43,6 +44,7 @@ schema = Schema(
     mutation=Mutation,
     subscription=Subscription,
     scalar_overrides={datetime: AwareDateTime},
+    execution_context_class=SharingExecutor,  # subscribers share a result per event
     extensions=[
         lambda: DocumentCache(DOCUMENTS, (MAX_DEPTH_RULE, OneLoginPerRequest)),
         lambda: MaskErrors(should_mask_error=_unexpected),

@@ -1,7 +1,11 @@
 """Subscriptions over graphql-transport-ws, fed by the event bus.
 
-Events carry ids only; each update is reloaded through the services with the
-subscriber's own visibility rules, so a subscription never shows more than a query would.
+Events carry ids only. Each event's request is read once per process (services/fanout.py),
+whoever subscribes; each subscriber's person is then checked in memory by the rule a query
+applies, so a subscription never shows more than a query would, and a person who lost the
+right meanwhile gets nothing more. Subscribers who see an event for the same reason get
+one shared object, and with the same selection one shared execution result
+(shared_results.py).
 """
 
 from collections.abc import AsyncGenerator
@@ -9,10 +13,15 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
+from app.domain.model import Status, User
 from app.schema.context import Context
 from app.schema.permissions import IsAuthenticated, IsManager
+from app.schema.shared_results import share
 from app.schema.types import UsageRequest
-from app.services import queries
+from app.services import fanout, queries
+from app.services.container import Services
+from app.services.events import Event
+from app.services.fanout import Loaded
 
 
 @strawberry.type
@@ -32,10 +41,9 @@ class Subscription:
             if current is None:
                 return
             while True:
-                await events.get()
-                current = await queries.get_request(services, user, str(id))
-                if current is not None:
-                    yield UsageRequest.from_domain(current)
+                loaded = await _load(services, user, await events.get())
+                if loaded is not None:
+                    yield _as_seen_by(loaded, user)
 
     @strawberry.subscription(
         permission_classes=[IsManager],
@@ -48,8 +56,26 @@ class Subscription:
         async with services.bus.subscribe([f"site:{s}" for s in site_ids]) as events:
             while True:
                 event = await events.get()
-                if event.status != "NEEDS_MANAGER":
+                if event.status != Status.NEEDS_MANAGER.value:
                     continue
-                request = await queries.get_request(services, user, event.request_id)
-                if request is not None and request.status.value == "NEEDS_MANAGER":
-                    yield UsageRequest.from_domain(request)
+                loaded = await _load(services, user, event)
+                if (
+                    loaded is not None
+                    and loaded.request.status is Status.NEEDS_MANAGER
+                    and loaded.visibility(user) == "manager"  # still a manager of its site
+                ):
+                    yield _as_seen_by(loaded, user)
+
+
+async def _load(services: Services, user: User, event: Event) -> Loaded | None:
+    """The event's request if `user` may see it now, else None."""
+    loaded = await fanout.load(services, event)
+    return loaded if loaded is not None and loaded.visibility(user) else None
+
+
+def _as_seen_by(loaded: Loaded, user: User) -> UsageRequest:
+    visibility = loaded.visibility(user)
+    return loaded.derived(
+        (UsageRequest, visibility),
+        lambda: share(UsageRequest.from_domain(loaded.request, loaded.device, loaded.permit)),
+    )

@@ -1,5 +1,7 @@
 """Who may act on or see a site: one rule each, used by every use case that checks it."""
 
+from collections.abc import Collection
+
 from sqlalchemy.engine import Connection
 
 from app.domain.model import User
@@ -8,7 +10,13 @@ from app.store.repositories import Sites
 
 
 def manages(conn: Connection, user: User, site_id: str) -> bool:
-    return user.is_manager and site_id in Sites(conn).managed_by(user.id)
+    return is_among_managers(user, Sites(conn).managers_of(site_id))
+
+
+def is_among_managers(user: User, site_manager_ids: Collection[str]) -> bool:
+    """The rule itself, for when a site's managers are already at hand (one load serves
+    every subscriber of an event): a manager by role who is listed for the site."""
+    return user.is_manager and user.id in site_manager_ids
 
 
 def belongs_to(conn: Connection, user: User, site_id: str) -> bool:

@@ -1,11 +1,12 @@
 """Reading usage requests, with who-may-see-what applied in one place."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
 from app.domain.model import Permit, UsageRequest, User
-from app.services.access import manages
+from app.services.access import is_among_managers
 from app.services.container import Services
 from app.store.listing import RequestFilter, page_of_requests
 from app.store.permits import Permits
@@ -22,9 +23,13 @@ class Page:
 
 
 def may_see(conn: Connection, user: User, request: UsageRequest) -> bool:
-    if request.user_id == user.id:
-        return True
-    return manages(conn, user, request.site_id)
+    return sees(user, request, Sites(conn).managers_of(request.site_id))
+
+
+def sees(user: User, request: UsageRequest, site_manager_ids: Collection[str]) -> bool:
+    """Who may see a request: its driver, and the managers of its site. In memory, so one
+    load of an event serves the visibility check of every subscriber (services/fanout.py)."""
+    return request.user_id == user.id or is_among_managers(user, site_manager_ids)
 
 
 async def get_request(services: Services, user: User, request_id: str) -> UsageRequest | None:

@@ -138,6 +138,10 @@ class Sites:
         query = sa.select(t.site_managers.c.site_id).where(t.site_managers.c.user_id == user_id)
         return list(self.conn.execute(query).scalars())
 
+    def managers_of(self, site_id: str) -> frozenset[str]:
+        query = sa.select(t.site_managers.c.user_id).where(t.site_managers.c.site_id == site_id)
+        return frozenset(self.conn.execute(query).scalars())
+
     def of_person(self, user_id: str) -> list[str]:
         """The sites a user belongs to, as a manager or as a member."""
         managed = sa.select(t.site_managers.c.site_id).where(t.site_managers.c.user_id == user_id)
