@@ -14,12 +14,11 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from app.schema import graphiql
 from app.schema.http import GraphQLEndpoint
 from app.services.container import Services, build_services
-from app.services.usage import ISSUE_BATCH, expire_overdue, issue_due_permits
+from app.services.sweeper import sweep_forever
 from app.settings import Settings
 from app.ui.web import pages_app
 
 log = logging.getLogger("powerpermit")
-EXPIRY_INTERVAL_S = 30.0
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -38,7 +37,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_expire_forever(services))
+        # Overdue requests expire and due permits are issued in the background, in bounded
+        # batches, one process at a time (app/services/sweeper.py).
+        sweeper = asyncio.create_task(sweep_forever(services))
         # The ~85,000 objects built at start-up (schema, types, the loaded libraries) live
         # as long as the process. Left to the collector, every full collection walked them
         # all and stalled the loop for tens of milliseconds: requestUsage p99 77 -> 27 ms.
@@ -65,17 +66,3 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ],
         lifespan=lifespan,
     )
-
-
-async def _expire_forever(services: Services) -> None:
-    """Requests whose window has passed become EXPIRED; the slot then frees up. Approved
-    requests whose window entered the permit lead get their permits, a bounded batch per
-    transaction, until none is left."""
-    while True:
-        try:
-            await expire_overdue(services)
-            while await issue_due_permits(services) == ISSUE_BATCH:
-                pass
-        except Exception:  # noqa: BLE001 - keep sweeping; the next round retries
-            log.exception("expiry sweep failed")
-        await asyncio.sleep(EXPIRY_INTERVAL_S)

@@ -216,15 +216,16 @@ async def issue_due_permits(services: Services, limit: int = ISSUE_BATCH) -> int
     return len(issued)
 
 
-async def expire_overdue(services: Services) -> int:
+async def expire_overdue(services: Services, limit: int | None = None) -> int:
     """Every slot-holding request whose window has passed stops holding it: a waiting or
     approved one becomes EXPIRED; a withdrawn permit's revocation is no longer pending (the
-    permit has expired on every charger)."""
+    permit has expired on every charger). At most `limit` of them, oldest first: the
+    sweeper (app/services/sweeper.py) drains a backlog in such bounded transactions."""
     now = services.clock()
 
     def work(conn: Connection) -> list[UsageRequest]:
         changed = []
-        for before in UsageRequests(conn).overdue(now):
+        for before in UsageRequests(conn).overdue(now, limit):
             if before.status in SLOT_HOLDING:
                 after, action = before.moved_to(Status.EXPIRED), "expire"
             else:

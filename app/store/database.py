@@ -11,8 +11,9 @@ and the loop stays free while the server works.
 """
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -162,6 +163,28 @@ class Database:
             connection.execution_options(**{BEGIN_OPTION: begin})
             with connection.begin():
                 return work(connection)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, key: int) -> AsyncIterator[bool]:
+        """Whether this process may run the one job `key` names now, across every process
+        on the database: a PostgreSQL session advisory lock, held on a connection of its
+        own until the block ends (or the process dies, which closes it). SQLite has one
+        process by design (DESIGN.md), so there the answer is always yes."""
+        if self._async_engine is None:
+            yield True
+            return
+        async with self._async_engine.connect() as connection:
+            lock = sa.text("SELECT pg_try_advisory_lock(:key)")
+            held = bool((await connection.execute(lock, {"key": key})).scalar())
+            await connection.commit()  # the lock outlives the transaction; no idle one stays
+            try:
+                yield held
+            finally:
+                if held:
+                    await connection.execute(
+                        sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key}
+                    )
+                    await connection.commit()
 
     async def dispose(self) -> None:
         if self._group_commit is not None:

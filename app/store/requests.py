@@ -60,10 +60,20 @@ class UsageRequests:
     def holding_slots(self, device_id: str, slot: Slot) -> list[Slot]:
         return taken_slots(self.conn, device_id, slot)
 
-    def overdue(self, now: datetime) -> list[UsageRequest]:
-        """Slot-holding requests whose window has passed: they expire, or stop holding."""
+    def overdue(self, now: datetime, limit: int | None = None) -> list[UsageRequest]:
+        """Slot-holding requests whose window has passed: they expire, or stop holding.
+        Oldest first, at most `limit`, each row locked; rows another transaction holds
+        (a driver cancelling, another sweeper) are skipped, to be seen on a later round.
+        The partial index ix_usage_requests_holding_ends keeps this from reading the
+        whole table."""
         table = t.usage_requests
-        query = sa.select(table).where(t.holds_slot(table), table.c.ends_at <= now)
+        query = (
+            sa.select(table)
+            .where(t.holds_slot(table), table.c.ends_at <= now)
+            .order_by(table.c.ends_at, table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         return [request_from_row(row) for row in self.conn.execute(query).mappings()]
 
     def awaiting_permit(self, available_until: datetime, now: datetime, limit: int) -> list[str]:
