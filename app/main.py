@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         gc.collect()
         gc.freeze()
         try:
-            async with pages.lifespan():
+            async with services.running(), pages.lifespan():  # bus listener, outbox relay
                 yield
         finally:
             sweeper.cancel()

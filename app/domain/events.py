@@ -10,6 +10,10 @@ class UsageRequestChanged:
     device_id: str
     user_id: str
     status: str
+    # Set when the event went through the outbox: `id` lets a bus drop the duplicates that
+    # at-least-once publishing makes; `sequence` (the outbox row) says where to catch up from.
+    id: str = ""
+    sequence: int = 0
 
     @property
     def topics(self) -> tuple[str, ...]:

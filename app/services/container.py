@@ -1,14 +1,20 @@
 """What every use case needs, built once by the composition root and passed explicitly."""
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import make_url
+
+from app.services.bus_cross_process import CrossProcessBus
 from app.services.events import EventBus, InProcessBus
+from app.services.outbox import OutboxRelay
 from app.services.signer import PermitSigner
 from app.services.token_cache import TokenCache
 from app.settings import Settings
-from app.store.database import Database
+from app.store.database import Database, is_sqlite
 from device.protocol import SigningKey
 
 
@@ -23,8 +29,48 @@ class Services:
     bus: EventBus = field(default_factory=InProcessBus)
     clock: Callable[[], datetime] = utc_now
     tokens: TokenCache = field(default_factory=TokenCache)
+    relay: OutboxRelay | None = None  # None: nothing marks or relays outbox rows (tests)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The app's lifespan: the bus listens to other processes, the relay runs."""
+        if isinstance(self.bus, CrossProcessBus):
+            await self.bus.start()
+        relay = asyncio.create_task(self.relay.run()) if self.relay is not None else None
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+            if self.relay is not None:
+                with contextlib.suppress(Exception):
+                    await self.relay.flush()  # what was published is not published twice
+            if isinstance(self.bus, CrossProcessBus):
+                await self.bus.stop()
+
+
+def build_bus(settings: Settings, db: Database) -> EventBus:
+    """Redis when REDIS_URL is set, else PostgreSQL NOTIFY on a PostgreSQL database, else
+    (SQLite: one process) in-process delivery."""
+    url = make_url(settings.database_url)
+    if settings.redis_url:
+        from app.services.bus_redis import RedisTransport, channel_for
+
+        return CrossProcessBus(
+            RedisTransport(settings.redis_url, channel_for(url.database or "")), db
+        )
+    if not is_sqlite(url):
+        from app.services.bus_postgres import PostgresTransport
+
+        return CrossProcessBus(PostgresTransport(url), db)
+    return InProcessBus()
 
 
 def build_services(settings: Settings) -> Services:
     key = SigningKey.load_or_create(settings.signing_key_path)
-    return Services(db=Database(settings.database_url), signer=PermitSigner(key, settings.issuer))
+    db = Database(settings.database_url)
+    bus = build_bus(settings, db)
+    relay = OutboxRelay(db, bus, die_before_publish=settings.die_before_publish)
+    return Services(db=db, signer=PermitSigner(key, settings.issuer), bus=bus, relay=relay)

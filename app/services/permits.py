@@ -10,7 +10,7 @@ from app.services.access import belongs_to, require_manager
 from app.services.audit import save_request
 from app.services.container import Services
 from app.services.errors import Invalid, NotFound
-from app.services.publishing import publish
+from app.services.publishing import write_then_publish
 from app.store.audit import AuditLog
 from app.store.permits import Permits
 from app.store.repositories import Devices
@@ -88,8 +88,7 @@ async def revoke_permit(
         )
         return revoked, after
 
-    permit, request = await services.db.write(work)
-    await publish(services, request)
+    permit, request = await write_then_publish(services, work, lambda done: [done[1]])
     return permit, request
 
 
@@ -155,7 +154,5 @@ async def confirm_revocations(
                 released.append(after)
         return ConfirmedRevocations(device_id, confirmed.sequence, released)
 
-    result = await services.db.write(work)
-    for request in result.released:
-        await publish(services, request)
+    result = await write_then_publish(services, work, lambda done: done.released)
     return result

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from app.domain.model import Status, UsageRequest
 from app.services.audit import save_request
 from app.services.container import Services
-from app.services.publishing import publish
+from app.services.publishing import write_then_publish
 from app.store.permits import Permits, Receipts
 from app.store.repositories import Devices
 from app.store.requests import UsageRequests
@@ -44,9 +44,7 @@ async def submit_receipts(services: Services, tokens: list[str]) -> list[Receipt
     def work(conn: Connection) -> list[ReceiptOutcome]:
         return [_ingest(conn, token, now, changed) for token in tokens]
 
-    outcomes = await services.db.write(work)
-    for request in changed:
-        await publish(services, request)
+    outcomes = await write_then_publish(services, work, lambda _: changed)
     return _acknowledged(services, outcomes, now)
 
 

@@ -30,7 +30,7 @@ from app.services.audit import audit_request, save_request
 from app.services.container import Services
 from app.services.errors import NotAllowed, NotFound
 from app.services.permits import withdraw
-from app.services.publishing import publish
+from app.services.publishing import write_then_publish
 from app.store.booking import load_context
 from app.store.errors import SlotOverlap
 from app.store.permits import Permits
@@ -93,9 +93,7 @@ async def request_usage(
         audit_request(conn, at=now, actor_id=user.id, action="request", before=None, after=request)
         return Asked(decision, request, device, permit)
 
-    asked = await services.db.write(work)
-    if asked.request is not None:
-        await publish(services, asked.request)
+    asked = await write_then_publish(services, work, lambda a: [a.request] if a.request else [])
     return asked
 
 
@@ -186,9 +184,9 @@ async def collect_permit(services: Services, user: User, request_id: str) -> Col
             raise PermitNotIssued(_no_permit_reason(request, now))
         return Collected(*issued), True
 
-    collected, issued = await services.db.write(work)
-    if issued:
-        await publish(services, collected.request)
+    collected, issued = await write_then_publish(
+        services, work, lambda done: [done[0].request] if done[1] else []
+    )
     return collected
 
 
@@ -210,9 +208,7 @@ async def issue_due_permits(services: Services, limit: int = ISSUE_BATCH) -> int
                 issued.append(done[0])
         return issued
 
-    issued = await services.db.write(work)
-    for request in issued:
-        await publish(services, request)
+    issued = await write_then_publish(services, work, lambda done: done)
     return len(issued)
 
 
@@ -233,9 +229,7 @@ async def expire_overdue(services: Services, limit: int | None = None) -> int:
             changed.append(save_request(conn, before, after, at=now, actor_id=None, action=action))
         return changed
 
-    expired = await services.db.write(work)
-    for request in expired:
-        await publish(services, request)
+    expired = await write_then_publish(services, work, lambda done: done)
     return len(expired)
 
 
@@ -301,6 +295,4 @@ def _managed_request(conn: Connection, manager: User, request_id: str) -> UsageR
 
 
 async def _decided(services: Services, work: Callable[[Connection], UsageRequest]) -> UsageRequest:
-    request = await services.db.write(work)
-    await publish(services, request)
-    return request
+    return await write_then_publish(services, work, lambda done: [done])

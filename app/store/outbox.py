@@ -1,0 +1,134 @@
+"""The event outbox: rows written inside a state change's transaction, read by the relay
+(rows nobody published), by catching-up listeners (rows after a sequence) and by metrics.
+
+Times are wall-clock milliseconds: a relay's grace period and the event lag are about
+real time, whatever clock the services run on.
+"""
+
+import json
+import time
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app.domain.events import UsageRequestChanged
+from app.store import tables as t
+
+Event = UsageRequestChanged
+_outbox = t.event_outbox
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def encode(event: Event) -> str:
+    return json.dumps(asdict(event), separators=(",", ":"))
+
+
+def decode(payload: str | bytes) -> Event:
+    fields: dict[str, Any] = json.loads(payload)
+    return Event(**fields)
+
+
+def insert(conn: Connection, event: Event) -> Event:
+    """Store `event` in the caller's transaction; returns it with its id and sequence."""
+    event_id = uuid.uuid4().hex
+    body = {**asdict(event), "id": event_id, "sequence": 0}
+    seq = conn.execute(
+        sa.insert(_outbox)
+        .values(event_id=event_id, payload=json.dumps(body), created_ms=now_ms())
+        .returning(_outbox.c.seq)
+    ).scalar_one()
+    return Event(**{**body, "sequence": int(seq)})
+
+
+def _with_seq(row: Any) -> Event:
+    """The stored payload was written before its sequence existed: the row's seq is it."""
+    fields: dict[str, Any] = json.loads(row.payload)
+    return Event(**{**fields, "sequence": int(row.seq)})
+
+
+def claim_orphans(conn: Connection, older_than_ms: int, lease_ms: int, limit: int) -> list[Event]:
+    """Unpublished rows older than the grace period and not leased by another relay: leased
+    to this one for `lease_ms`. SKIP LOCKED lets relays in several processes share the work
+    without waiting on each other (SQLite ignores it: one process writes there)."""
+    now = now_ms()
+    rows = conn.execute(
+        sa.select(_outbox.c.seq, _outbox.c.payload)
+        .where(
+            _outbox.c.published_ms.is_(None),
+            _outbox.c.created_ms < older_than_ms,
+            sa.or_(_outbox.c.claimed_until_ms.is_(None), _outbox.c.claimed_until_ms < now),
+        )
+        .order_by(_outbox.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        conn.execute(
+            sa.update(_outbox)
+            .where(_outbox.c.seq.in_([row.seq for row in rows]))
+            .values(claimed_until_ms=now + lease_ms)
+        )
+    return [_with_seq(row) for row in rows]
+
+
+def has_orphans(conn: Connection, older_than_ms: int) -> bool:
+    """A read before the claiming write: an idle relay never takes the writer's lock."""
+    query = sa.select(_outbox.c.seq).where(
+        _outbox.c.published_ms.is_(None), _outbox.c.created_ms < older_than_ms
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def mark_published(conn: Connection, seqs: list[int]) -> None:
+    conn.execute(
+        sa.update(_outbox)
+        .where(_outbox.c.seq.in_(seqs), _outbox.c.published_ms.is_(None))
+        .values(published_ms=now_ms())
+    )
+
+
+def since(conn: Connection, after_seq: int, since_ms: int, limit: int) -> list[Event]:
+    """Rows after `after_seq`, and any created since `since_ms`: a transaction that took
+    its sequence earlier may have committed after a later one was seen, so the time window
+    catches what sequence order alone would skip (the bus drops what it already had)."""
+    rows = conn.execute(
+        sa.select(_outbox.c.seq, _outbox.c.payload)
+        .where(sa.or_(_outbox.c.seq > after_seq, _outbox.c.created_ms >= since_ms))
+        .order_by(_outbox.c.seq)
+        .limit(limit)
+    ).all()
+    return [_with_seq(row) for row in rows]
+
+
+def last_seq(conn: Connection) -> int:
+    return int(
+        conn.execute(sa.select(sa.func.coalesce(sa.func.max(_outbox.c.seq), 0))).scalar_one()
+    )
+
+
+def prune(conn: Connection, published_before_ms: int, limit: int) -> int:
+    """Drop published rows older than the retention, a bounded batch per transaction."""
+    doomed = (
+        sa.select(_outbox.c.seq)
+        .where(_outbox.c.published_ms.is_not(None), _outbox.c.created_ms < published_before_ms)
+        .order_by(_outbox.c.seq)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    return int(conn.execute(sa.delete(_outbox).where(_outbox.c.seq.in_(doomed))).rowcount)
+
+
+def backlog(conn: Connection) -> tuple[int, int | None]:
+    """How many events are unpublished, and when the oldest of them was written."""
+    count, oldest = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(_outbox.c.created_ms)).where(
+            _outbox.c.published_ms.is_(None)
+        )
+    ).one()
+    return int(count), None if oldest is None else int(oldest)
