@@ -24,7 +24,16 @@ from app.schema.errors import (
 )
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import Device, Me, Permit, Reason, SitePolicy, UsageRequest
-from app.services import accounts, chargers, devices, permits, policy, receipts, usage
+from app.services import (
+    accounts,
+    chargers,
+    devices,
+    permits,
+    policy,
+    preferences,
+    receipts,
+    usage,
+)
 from device.protocol.keys import b64url
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
@@ -142,6 +151,14 @@ UpdateSitePolicyResult = Annotated[
     SitePolicy | PolicyRefused | NotFound | NotAllowed | InvalidInput,
     strawberry.union("UpdateSitePolicyResult"),
 ]
+
+
+@strawberry.type(description="The language the pages now speak to this user.")
+class MyLanguage:
+    language: str
+
+
+SetMyLanguageResult = Annotated[MyLanguage | InvalidInput, strawberry.union("SetMyLanguageResult")]
 RegisterDeviceResult = Annotated[
     Device | NotFound | NotAllowed | InvalidInput, strawberry.union("RegisterDeviceResult")
 ]
@@ -376,6 +393,20 @@ class Mutation:
         if isinstance(result, model.Site):
             return SitePolicy.from_domain(result)
         return result  # type: ignore[return-value]  # never InvalidTransition: it moves no request
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The pages' language for the caller in every browser: "
+        + ", ".join(preferences.LANGUAGES),
+    )
+    async def set_my_language(
+        self, info: Info[Context, None], language: str
+    ) -> SetMyLanguageResult:
+        services, user = info.context.services, _user(info)
+        result = await attempt(lambda: preferences.set_language(services, user, language), user.id)
+        if isinstance(result, str):
+            return MyLanguage(language=result)
+        return result  # type: ignore[return-value]  # only InvalidInput: it moves no request
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -46,6 +46,8 @@ users = sa.Table(
     sa.Column("display_name", sa.String(128), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(256), nullable=True),
+    # The page language the user chose ("en", "ja"); None: the browser's language decides.
+    sa.Column("language", sa.String(8), nullable=True),
 )
 
 api_tokens = sa.Table(
