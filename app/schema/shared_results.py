@@ -50,11 +50,19 @@ def is_shared(value: object) -> bool:
 
 
 class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
+    def __copy__(self) -> "SharingExecutor":
+        # graphql-core copies the executor per subscriber and event; copy.copy's generic
+        # path (__reduce_ex__) made the copy a large part of delivering a shared result.
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         results = _shared.get(id(self.root_value))
         if results is None:
             return super().execute_operation(serially)
-        key = (id(self.operation), repr(sorted(self.variable_values.coerced.items())))
+        variables = self.variable_values.coerced
+        key = (id(self.operation), repr(sorted(variables.items())) if variables else "")
         known = results.by_operation.get(key)
         if known is not None and known[0] is self.operation:
             return _shielded(known[1])

@@ -21,7 +21,6 @@ from app.schema.types import UsageRequest
 from app.services import fanout, queries
 from app.services.container import Services
 from app.services.events import Event
-from app.services.fanout import Loaded
 
 
 @strawberry.type
@@ -41,9 +40,9 @@ class Subscription:
             if current is None:
                 return
             while True:
-                loaded = await _load(services, user, await events.get())
-                if loaded is not None:
-                    yield _as_seen_by(loaded, user)
+                seen = await _seen(services, user, await events.get())
+                if seen is not None:
+                    yield seen
 
     @strawberry.subscription(
         permission_classes=[IsManager],
@@ -58,23 +57,25 @@ class Subscription:
                 event = await events.get()
                 if event.status != Status.NEEDS_MANAGER.value:
                     continue
-                loaded = await _load(services, user, event)
-                if (
-                    loaded is not None
-                    and loaded.request.status is Status.NEEDS_MANAGER
-                    and loaded.visibility(user) == "manager"  # still a manager of its site
-                ):
-                    yield _as_seen_by(loaded, user)
+                seen = await _seen(services, user, event, waiting_for_manager=True)
+                if seen is not None:
+                    yield seen
 
 
-async def _load(services: Services, user: User, event: Event) -> Loaded | None:
-    """The event's request if `user` may see it now, else None."""
+async def _seen(
+    services: Services, user: User, event: Event, *, waiting_for_manager: bool = False
+) -> UsageRequest | None:
+    """The event's request as `user` may see it now, or None. One object per event and
+    visibility, shared by every subscriber it is shown to. `waiting_for_manager`: only
+    while it waits, and only to a manager of its site (still, now), not to its driver."""
     loaded = await fanout.load(services, event)
-    return loaded if loaded is not None and loaded.visibility(user) else None
-
-
-def _as_seen_by(loaded: Loaded, user: User) -> UsageRequest:
-    visibility = loaded.visibility(user)
+    visibility = loaded.visibility(user) if loaded is not None else None
+    if loaded is None or visibility is None:
+        return None
+    if waiting_for_manager and (
+        visibility != "manager" or loaded.request.status is not Status.NEEDS_MANAGER
+    ):
+        return None
     return loaded.derived(
         (UsageRequest, visibility),
         lambda: share(UsageRequest.from_domain(loaded.request, loaded.device, loaded.permit)),

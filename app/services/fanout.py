@@ -88,6 +88,8 @@ class EventLoads:
             entry = self._recent[key] = (event, task)
             while len(self._recent) > self._keep:
                 self._recent.popitem(last=False)
+        if entry[1].done() and not entry[1].cancelled() and entry[1].exception() is None:
+            return entry[1].result()  # the common case: someone else read it already
         try:
             # Shielded: one subscriber leaving must not cancel the read the others await.
             return await asyncio.shield(entry[1])
