@@ -4,6 +4,7 @@ database hear each other, and a second deployment on the same Redis does not."""
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,8 @@ def channel_for(database: str) -> str:
 class RedisTransport:
     def __init__(self, url: str, channel: str) -> None:
         self.url, self.channel = url, channel
+        # Names this process's listening connection in CLIENT LIST (tests end it by id).
+        self.listener_name = f"powerpermit-listener-{uuid.uuid4().hex[:12]}"
         self._sender = redis.Redis.from_url(url)
         self._reader: asyncio.Task[None] | None = None
 
@@ -32,7 +35,10 @@ class RedisTransport:
         # No silent retries: redis-py would reconnect and resubscribe on its own, and the
         # messages sent meanwhile would be missed without the bus knowing to catch up.
         client = redis.Redis.from_url(
-            self.url, health_check_interval=HEALTH_CHECK_S, retry=Retry(NoBackoff(), 0)
+            self.url,
+            health_check_interval=HEALTH_CHECK_S,
+            retry=Retry(NoBackoff(), 0),
+            client_name=self.listener_name,
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
