@@ -38,12 +38,14 @@ def seed_demo(settings: Settings) -> dict[str, object]:
         services.db.engine.dispose()
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, log_format: str = "json") -> None:
     import uvicorn
 
     from app.main import create_app
+    from app.observability.logs import configure, logging_config
     from app.schema.limits import MAX_BODY_BYTES
 
+    configure(log_format)  # before the app is built, so its start-up lines are formatted too
     # A websocket message is read whole before the schema sees it: stop at the body limit
     # instead of the library's 16 MiB.
     uvicorn.run(
@@ -51,6 +53,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="info",
+        log_config=logging_config(log_format),
+        access_log=False,  # RequestIdMiddleware writes the access line, with the request id
         ws_max_size=MAX_BODY_BYTES,
     )
 
@@ -61,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd = commands.add_parser("serve", help="run the management server")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        default="json",
+        help="json (default): one object per line, for a log shipper; text: for a terminal",
+    )
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     seed_cmd = commands.add_parser("seed-demo", help="create the demo site (idempotent)")
     seed_cmd.add_argument("--json", action="store_true", help="print the demo accounts as JSON")
@@ -76,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        serve(settings, args.host, args.port)
+        serve(settings, args.host, args.port, args.log_format)
+    elif args.command in ("backup", "restore"):
+        return backup_or_restore(args, settings)
     elif args.command == "migrate":
         migrate(settings)
     elif args.command == "seed-demo":

@@ -24,6 +24,7 @@ from device.protocol.keys import KeyFileError
 
 HOST, PORT, DEVICE_PORT = "127.0.0.1", 8000, 8410
 DEMO_DEVICE = "ch-1"
+DEV_LOGS = ("--log-format", "text")  # readable in a terminal; production logs JSON lines
 
 
 def commission_device(settings: Settings) -> Path:
@@ -105,7 +106,7 @@ def main() -> None:
 
     env = {**os.environ, "POWERPERMIT_DATA_DIR": str(settings.data_dir)}
     server = subprocess.Popen(
-        [_tool("powerpermit"), "serve", "--host", HOST, "--port", str(PORT)], env=env
+        [_tool("powerpermit"), "serve", "--host", HOST, "--port", str(PORT), *DEV_LOGS], env=env
     )
     charger = subprocess.Popen(
         [

@@ -7,10 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from app.observability.request_ids import RequestIdMiddleware
+from app.observability.routes import operator_routes
 from app.schema import graphiql
 from app.schema.http import GraphQLEndpoint
 from app.services.container import Services, build_services
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             WebSocketRoute("/graphql", graphql),
             Route("/.well-known/permit-keys", permit_keys),
             Route("/healthz", health),
+            *operator_routes(services),  # /readyz, /metrics
             Mount(graphiql.ASSETS_PATH, graphiql.assets()),  # /graphql's page, offline too
             Route("/", home),
             # NiceGUI's pages (/manage, /app, /sign-in) and assets: after every route above,
@@ -65,4 +69,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Mount("/", pages),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestIdMiddleware)],  # X-Request-ID, one access log line
     )

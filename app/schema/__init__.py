@@ -8,6 +8,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.types import ExecutionContext
 
+from app.observability.graphql import OperationMetrics
 from app.schema.document_cache import DocumentCache, Documents
 from app.schema.limits import OneLoginPerRequest
 from app.schema.mutations import Mutation
@@ -48,5 +49,6 @@ schema = Schema(
     extensions=[
         lambda: DocumentCache(DOCUMENTS, (MAX_DEPTH_RULE, OneLoginPerRequest)),
         lambda: MaskErrors(should_mask_error=_unexpected),
+        OperationMetrics,  # /metrics: operations by root field and outcome, subscriptions
     ],
 )

@@ -9,8 +9,11 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
+from app.observability.graphql import with_request_id
 from app.schema import graphiql, schema
 from app.schema.context import Context
 from app.schema.limits import MAX_BODY_BYTES
@@ -43,6 +46,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await super().__call__(scope, _bounded_body(receive), send)
         except BodyTooLarge:
             await _body_too_large()(scope, receive, send)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Each error names the request it answered (extensions.requestId)."""
+        return with_request_id(await super().process_result(request, result))
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL with its assets on this server, not a CDN (app/schema/graphiql.py)."""
@@ -136,7 +145,8 @@ def _body_too_large() -> Response:
         "extensions": {"code": "BODY_TOO_LARGE"},
     }
     # Connection: close, for the rest of the body was never read.
-    return JSONResponse({"errors": [error]}, status_code=413, headers={"Connection": "close"})
+    body = with_request_id({"errors": [error]})
+    return JSONResponse(body, status_code=413, headers={"Connection": "close"})
 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import make_url
 
+from app.observability.metrics import Metrics
 from app.services.bus_cross_process import CrossProcessBus
 from app.services.events import EventBus, InProcessBus
 from app.services.outbox import OutboxRelay
@@ -29,6 +30,7 @@ class Services:
     bus: EventBus = field(default_factory=InProcessBus)
     clock: Callable[[], datetime] = utc_now
     tokens: TokenCache = field(default_factory=TokenCache)
+    metrics: Metrics = field(default_factory=Metrics)  # one registry per app (/metrics)
     relay: OutboxRelay | None = None  # None: nothing marks or relays outbox rows (tests)
 
     @contextlib.asynccontextmanager

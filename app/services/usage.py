@@ -87,13 +87,15 @@ async def request_usage(
             return Asked(Decision(Outcome.REJECTED, (SLOT_TAKEN,)), None)
         permit = None
         if decision.approved and permit_due(slot, now):
-            permit = services.signer.issue(request, device, now)
+            with services.metrics.permit_signing.time():
+                permit = services.signer.issue(request, device, now)
             Permits(conn).add(permit)
             request = replace(request, permit_id=permit.id)
         audit_request(conn, at=now, actor_id=user.id, action="request", before=None, after=request)
         return Asked(decision, request, device, permit)
 
     asked = await write_then_publish(services, work, lambda a: [a.request] if a.request else [])
+    services.metrics.decided(asked.decision.outcome.value, [r.code for r in asked.decision.reasons])
     return asked
 
 
@@ -110,7 +112,9 @@ async def approve(services: Services, manager: User, request_id: str) -> UsageRe
             after = replace(after, permit_id=permit.id)
         return save_request(conn, before, after, at=now, actor_id=manager.id, action="approve")
 
-    return await _decided(services, work)
+    approved = await _decided(services, work)
+    services.metrics.decided(Outcome.APPROVED.value, ("by_manager",))
+    return approved
 
 
 async def reject(services: Services, manager: User, request_id: str, note: str) -> UsageRequest:
@@ -121,7 +125,9 @@ async def reject(services: Services, manager: User, request_id: str, note: str) 
         after = before.moved_to(Status.REJECTED, decided_by=manager.id, note=note[:500])
         return save_request(conn, before, after, at=now, actor_id=manager.id, action="reject")
 
-    return await _decided(services, work)
+    rejected = await _decided(services, work)
+    services.metrics.decided(Outcome.REJECTED.value, ("by_manager",))
+    return rejected
 
 
 async def cancel(services: Services, user: User, request_id: str) -> UsageRequest:
@@ -241,7 +247,8 @@ def _issue_if_due(
         return None
     device = Devices(conn).get(request.device_id)
     assert device is not None
-    permit = services.signer.issue(request, device, now)
+    with services.metrics.permit_signing.time():
+        permit = services.signer.issue(request, device, now)
     Permits(conn).add(permit)
     return permit
 
