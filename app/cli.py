@@ -59,6 +59,27 @@ def serve(settings: Settings, host: str, port: int, log_format: str = "json") ->
     )
 
 
+def backup_or_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """SQLite only (app/store/backup.py); for PostgreSQL it prints the pg_dump path."""
+    from alembic.script import ScriptDirectory
+
+    from app.store.backup import BackupError, backup, restore
+
+    path = Path(args.path)
+    try:
+        if args.command == "backup":
+            backup(settings.database_url, path, force=args.force)
+            return 0
+        copied = restore(settings.database_url, path, force=args.force)
+    except BackupError as err:
+        print(f"powerpermit: {err}", file=sys.stderr)
+        return 2
+    heads = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_heads()
+    if copied.revision not in heads:
+        print(f"the restored store is at {copied.revision}: run `powerpermit migrate` next")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="powerpermit")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         help="json (default): one object per line, for a log shipper; text: for a terminal",
     )
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    backup_cmd = commands.add_parser("backup", help="copy the SQLite store to PATH, live")
+    restore_cmd = commands.add_parser("restore", help="put a backup in place of the store")
+    for sub, what in ((backup_cmd, "the backup file to write"), (restore_cmd, "a backup file")):
+        sub.add_argument("path", metavar="PATH", help=what)
+        sub.add_argument("--force", action="store_true", help="replace what is there")
     seed_cmd = commands.add_parser("seed-demo", help="create the demo site (idempotent)")
     seed_cmd.add_argument("--json", action="store_true", help="print the demo accounts as JSON")
     args = parser.parse_args(argv)
