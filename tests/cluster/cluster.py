@@ -1,0 +1,125 @@
+"""Several real `powerpermit serve` processes on one fresh PostgreSQL database.
+
+Each run creates its own database (`pp_test_<random>`), migrates and seeds it with the CLI,
+starts the servers on free loopback ports, and drops the database afterwards. The servers
+share one data directory, so they sign with the same permit key, as a deployment would.
+"""
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests import postgres
+from tests.http.live import ROOT, LiveServer, ServerProcess, free_port, powerpermit, server_env
+
+REDIS_URL = os.environ.get("POWERPERMIT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def cluster_env(data_dir: Path, database: str, bus: str, **extra: str) -> dict[str, str]:
+    env = server_env(data_dir)
+    env["DATABASE_URL"] = postgres.url(database)
+    env.pop("REDIS_URL", None)
+    if bus == "redis":
+        env["REDIS_URL"] = REDIS_URL
+    env.pop("POWERPERMIT_TEST_DIE_BEFORE_PUBLISH", None)
+    env.update(extra)
+    return env
+
+
+class ClusterServer(ServerProcess):
+    """A ServerProcess with an environment of its own (database, bus, fault hook)."""
+
+    def __init__(self, data_dir: Path, port: int, log_path: Path, env: dict[str, str]) -> None:
+        super().__init__(data_dir, port, log_path)
+        self.env = env
+
+    def start(self) -> None:
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            powerpermit("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.wait_healthy()
+
+
+@dataclass
+class Cluster:
+    database: str
+    data_dir: Path
+    bus: str
+    summary: dict[str, Any]
+    servers: list[ClusterServer]
+
+    def live(self, index: int) -> LiveServer:
+        """Server `index` as the HTTP tests' LiveServer (tokens and devices are shared)."""
+        port = self.servers[index].port
+        return LiveServer(
+            base_url=f"http://127.0.0.1:{port}",
+            ws_url=f"ws://127.0.0.1:{port}/graphql",
+            tokens={key: self.summary[key]["token"] for key in ("manager", "user", "user2")},
+            devices=self.summary["devices"],
+            site=self.summary["site"],
+            data_dir=self.data_dir,
+        )
+
+    def start_server(self, name: str, **extra: str) -> ClusterServer:
+        env = cluster_env(self.data_dir, self.database, self.bus, **extra)
+        server = ClusterServer(self.data_dir, free_port(), self.data_dir / f"{name}.log", env)
+        self.servers.append(server)
+        server.start()
+        return server
+
+
+def needs_postgres() -> None:
+    reason = postgres.unavailable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI starts PostgreSQL, yet: {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
+def needs_redis() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except (OSError, redis.RedisError) as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI starts Redis, yet it is not reachable at {REDIS_URL}: {err}")
+        pytest.skip(f"Redis is not reachable at {REDIS_URL} ({err}); start redis-server")
+
+
+@contextmanager
+def cluster(data_dir: Path, bus: str = "postgresql", servers: int = 2) -> Iterator[Cluster]:
+    """`servers` processes on a fresh, migrated, seeded database; all stopped, and the
+    database dropped, on the way out."""
+    needs_postgres()
+    if bus == "redis":
+        needs_redis()
+    database = postgres.create_database()
+    running = Cluster(database, data_dir, bus, {}, [])
+    try:
+        env = cluster_env(data_dir, database, bus)
+        for args in (("migrate",), ("seed-demo", "--json")):
+            done = subprocess.run(
+                powerpermit(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            )
+            assert done.returncode == 0, f"powerpermit {' '.join(args)}:\n{done.stderr}"
+        running.summary = json.loads(done.stdout.strip().splitlines()[-1])
+        for index in range(servers):
+            running.start_server(f"server-{index}")
+        yield running
+    finally:
+        for server in running.servers:
+            server.stop()
+        postgres.drop_database(database)

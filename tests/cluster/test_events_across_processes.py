@@ -1,0 +1,91 @@
+"""Two server processes on one PostgreSQL database are one system: a subscription on A
+hears what was done through B, over PostgreSQL NOTIFY and over Redis."""
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cluster.cluster import Cluster, cluster
+from tests.http.live import gql, request_usage, slot_start, soon
+from tests.http.test_subscriptions import (
+    APPROVE,
+    CANCEL,
+    NEEDS_MANAGER_MINUTES,
+    QUEUE,
+    UPDATED,
+    next_payload,
+    open_socket,
+    signed_in,
+)
+
+
+@pytest.fixture(scope="module", params=["postgresql", "redis"])
+def two_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    with cluster(tmp_path_factory.mktemp(f"cluster-{request.param}"), request.param) as running:
+        yield running
+
+
+async def test_a_decision_made_through_b_reaches_a_subscription_on_a(
+    two_servers: Cluster,
+) -> None:
+    a, b = two_servers.live(0), two_servers.live(1)
+    async with httpx.AsyncClient(timeout=30) as client:
+        asked = await request_usage(
+            client, b, "user", a.devices[0]["id"], soon(hours=3), NEEDS_MANAGER_MINUTES
+        )
+        assert asked["status"] == "NEEDS_MANAGER", asked
+        async with open_socket(a) as connection:
+            socket = await signed_in(connection, a, "user")
+            op_id = await socket.subscribe(UPDATED, {"id": asked["id"]})
+            first = (await next_payload(socket, op_id))["usageRequestUpdated"]
+            assert first["status"] == "NEEDS_MANAGER"
+
+            decided = await gql(client, b, APPROVE, {"id": asked["id"]}, who="manager")
+            assert decided["approveUsageRequest"]["status"] == "APPROVED", decided
+
+            second = (await next_payload(socket, op_id))["usageRequestUpdated"]
+            assert second["status"] == "APPROVED"
+            assert second["permit"]["id"] == decided["approveUsageRequest"]["permit"]["id"]
+            await no_more_messages(socket)
+
+
+async def test_a_request_made_through_b_reaches_the_managers_queue_on_a(
+    two_servers: Cluster,
+) -> None:
+    a, b = two_servers.live(0), two_servers.live(1)
+    device_id = a.devices[1]["id"]
+    async with httpx.AsyncClient(timeout=30) as client, open_socket(a) as connection:
+        socket = await signed_in(connection, a, "manager")
+        op_id = await socket.subscribe(QUEUE)
+        # No acknowledgement for `subscribe` (see tests/http/test_subscriptions.py): if the
+        # event went by before A registered the subscription, withdraw and ask again.
+        for attempt in range(3):
+            await asyncio.sleep(0.2 * (attempt + 1))
+            starts_at = slot_start(days=4 + attempt)
+            asked = await request_usage(
+                client, b, "user2", device_id, starts_at, NEEDS_MANAGER_MINUTES
+            )
+            assert asked["status"] == "NEEDS_MANAGER", asked
+            try:
+                queued = (await next_payload(socket, op_id, timeout=5.0))["approvalQueue"]
+            except TimeoutError:
+                await gql(client, b, CANCEL, {"id": asked["id"]}, who="user2")
+                continue
+            assert queued["id"] == asked["id"]
+            assert queued["device"]["id"] == device_id
+            return
+        pytest.fail("A's approvalQueue heard nothing of three requests made through B")
+
+
+async def no_more_messages(socket: Any, watch_s: float = 1.0) -> None:
+    """Nothing else arrives for a while: the event came once, not once per route."""
+    try:
+        message = await socket.receive(timeout=watch_s)
+    except TimeoutError:
+        return
+    pytest.fail(f"a second message arrived: {message}")
