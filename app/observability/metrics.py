@@ -49,18 +49,16 @@ class Metrics:
             "GraphQL subscriptions open on this process",
             registry=r,
         )
-        # The outbox and the cross-process bus (app/services) report through these two:
-        # the backlog is refreshed at scrape time by a function registered with
-        # `refresh_on_scrape`, the lag observed by the listener as each event arrives.
+        # Read from the outbox at scrape time (routes.py registers the refresh).
         self.outbox_backlog = Gauge(
             "powerpermit_outbox_backlog",
-            "Events committed but not yet published",
+            "Events committed but not yet published to the bus",
             registry=r,
         )
-        self.event_lag = Histogram(
+        self.event_lag = Gauge(
             "powerpermit_event_lag_seconds",
-            "From an event's commit to its arrival at this process's listener",
-            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            "Age of the oldest committed event not yet published (0 when all are out): how "
+            "late the slowest subscriber may hear of a change",
             registry=r,
         )
         self._refreshers: list[Refresh] = []

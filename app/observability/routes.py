@@ -7,10 +7,17 @@ from starlette.routing import Route
 from app.observability.metrics import CONTENT_TYPE
 from app.observability.readiness import Readiness
 from app.services.container import Services
+from app.services.outbox import event_lag_seconds, outbox_backlog
 
 
 def operator_routes(services: Services) -> list[Route]:
     readiness = Readiness(services)
+
+    async def read_outbox() -> None:
+        services.metrics.outbox_backlog.set(await outbox_backlog(services))
+        services.metrics.event_lag.set(await event_lag_seconds(services))
+
+    services.metrics.refresh_on_scrape(read_outbox)
 
     async def ready(_: Request) -> Response:
         checks = await readiness.check()

@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from app.services.container import Services, build_services
 from app.settings import Settings
 from tests.conftest import Clock, GraphQLClient, iso
-from tests.http.live import GraphQLSocket, LiveServer
+from tests.http.live import GraphQLSocket, LiveServer, request_usage, soon
 from tests.schema.queries import APPROVE, REQUEST_USAGE
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -133,3 +133,21 @@ async def test_open_subscriptions_follow_the_sockets(live_server: LiveServer) ->
             await socket.send({"id": first, "type": "complete"})
             await eventually(client, 1)
         await eventually(client, 0)  # the socket closed: its subscription ended with it
+
+
+async def test_the_outbox_backlog_drains_to_zero(live_server: LiveServer) -> None:
+    """Each change's event row is published and marked within a relay tick or so: the
+    backlog and the lag read from the outbox return to zero."""
+    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10) as client:
+        asked = await request_usage(
+            client, live_server, "user2", live_server.devices[1]["id"], soon(hours=5), 30
+        )
+        assert asked["status"] == "APPROVED"
+        for _ in range(100):
+            samples = parse((await client.get("/metrics")).text)
+            if value(samples, "powerpermit_outbox_backlog") == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert ("powerpermit_outbox_backlog", ()) in samples
+        assert value(samples, "powerpermit_outbox_backlog") == 0
+        assert value(samples, "powerpermit_event_lag_seconds") == 0
