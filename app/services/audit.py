@@ -38,6 +38,7 @@ def audit_request(
         entity_id=after.id,
         before=request_snapshot(before) if before else None,
         after=request_snapshot(after),
+        site_id=after.site_id,
     )
 
 

@@ -10,8 +10,8 @@ from app.domain.model import Site, User
 from app.services.container import Services
 from app.services.site_days import day_bounds
 from app.services.sites import managed_site
-from app.store.console import AuditEntry as AuditEntry  # what a page shows of each
-from app.store.console import AuditSearch, count_audit, search_audit
+from app.store.audit import AuditEntry as AuditEntry  # what a page shows of each
+from app.store.audit import AuditSearch, count_audit, search_audit
 
 MAX_PAGE = 100
 SERVER = "server"  # the actor filter's value for what the server did on its own

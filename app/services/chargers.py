@@ -104,6 +104,7 @@ async def update_charger(
             entity_id=device_id,
             before={field: before[field] for field in changed},
             after=changed,
+            site_id=device.site_id,
         )
         edited = devices.get(device_id)
         assert edited is not None

@@ -220,6 +220,7 @@ def update_permit(conn: Connection, permit: Permit) -> None:
 def insert_audit(
     conn: Connection, *, at: datetime, actor_id: str | None, action: str, entity: str,
     entity_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None,
+    site_id: str | None = None,
 ) -> None:  # fmt: skip
     _INSERT_AUDIT.run(
         conn,
@@ -230,4 +231,5 @@ def insert_audit(
         entity_id=entity_id,
         before=None if before is None else json.dumps(before),
         after=None if after is None else json.dumps(after),
+        site_id=site_id,
     )

@@ -1,5 +1,6 @@
 """The manager console's reads: requests by filter, slots on a time axis, energy from
-receipts, the chargers' last word and the audit trail, each for a set of sites.
+receipts and the chargers' last word, each for a set of sites (the audit trail's reads are
+in app/store/audit.py, beside its writes).
 
 Every query here names the sites it may look at; the services decide which those are.
 """
@@ -17,7 +18,7 @@ from app.store import tables as t
 from app.store.repositories import device_from_row
 from app.store.requests import request_from_row
 
-_R, _P, _D, _U, _A = t.usage_requests, t.permits, t.devices, t.users, t.audit_log
+_R, _P, _D, _U = t.usage_requests, t.permits, t.devices, t.users
 
 
 @dataclass(frozen=True)
@@ -145,92 +146,6 @@ def chargers_of(conn: Connection, site_ids: Sequence[str]) -> list[ChargerState]
             device_from_row(row),
             row["revocation_sequence"],
             row["last_at"],  # max() keeps the column's type: already a datetime
-        )
-        for row in conn.execute(query).mappings()
-    ]
-
-
-@dataclass(frozen=True)
-class AuditSearch:
-    site_ids: Sequence[str]
-    actor_id: str | None = None
-    any_actor: bool = True  # False with actor_id None: the server's own changes only
-    action: str | None = None
-    at_from: datetime | None = None
-    at_before: datetime | None = None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    actor_id: str | None
-    actor_name: str | None
-    action: str
-    entity: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-def _of_sites(site_ids: Sequence[str]) -> sa.ColumnElement[bool]:
-    """An audit row is a site's when the thing it changed belongs to the site: the rows name
-    only the thing, so the site is found through it."""
-    sites = list(site_ids)
-    requests = sa.select(sa.cast(_R.c.id, sa.String)).where(_R.c.site_id.in_(sites))
-    devices = sa.select(_D.c.id).where(_D.c.site_id.in_(sites))
-    permits = sa.select(_P.c.id).join(_D, _D.c.id == _P.c.device_id).where(_D.c.site_id.in_(sites))
-    return sa.or_(
-        (_A.c.entity == "usage_request") & _A.c.entity_id.in_(requests),
-        (_A.c.entity == "device") & _A.c.entity_id.in_(devices),
-        (_A.c.entity == "permit") & _A.c.entity_id.in_(permits),
-        (_A.c.entity == "site") & _A.c.entity_id.in_(sites),
-    )
-
-
-def _audit_conditions(search: AuditSearch) -> list[sa.ColumnElement[bool]]:
-    where: list[sa.ColumnElement[bool]] = [_of_sites(search.site_ids)]
-    if search.actor_id is not None:
-        where.append(_A.c.actor_id == search.actor_id)
-    elif not search.any_actor:
-        where.append(_A.c.actor_id.is_(None))
-    if search.action is not None:
-        where.append(_A.c.action == search.action)
-    if search.at_from is not None:
-        where.append(_A.c.at >= search.at_from)
-    if search.at_before is not None:
-        where.append(_A.c.at < search.at_before)
-    return where
-
-
-def count_audit(conn: Connection, search: AuditSearch) -> int:
-    query = sa.select(sa.func.count()).select_from(_A).where(*_audit_conditions(search))
-    return int(conn.execute(query).scalar_one())
-
-
-def search_audit(
-    conn: Connection, search: AuditSearch, *, offset: int, limit: int
-) -> list[AuditEntry]:
-    """Newest first, with the actor's name."""
-    query = (
-        sa.select(_A, _U.c.display_name.label("actor_name"))
-        .outerjoin(_U, _U.c.id == _A.c.actor_id)
-        .where(*_audit_conditions(search))
-        .order_by(_A.c.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return [
-        AuditEntry(
-            id=row["id"],
-            at=row["at"],
-            actor_id=row["actor_id"],
-            actor_name=row["actor_name"],
-            action=row["action"],
-            entity=row["entity"],
-            entity_id=row["entity_id"],
-            before=row["before"],
-            after=row["after"],
         )
         for row in conn.execute(query).mappings()
     ]
