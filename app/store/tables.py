@@ -46,6 +46,8 @@ users = sa.Table(
     sa.Column("display_name", sa.String(128), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(256), nullable=True),
+    # The page language the user chose ("en", "ja"); None: the browser's language decides.
+    sa.Column("language", sa.String(8), nullable=True),
 )
 
 api_tokens = sa.Table(
@@ -184,4 +186,33 @@ audit_log = sa.Table(
     sa.Column("site_id", sa.String(32), nullable=True),
     sa.Index("ix_audit_log_entity", "entity", "entity_id"),
     sa.Index("ix_audit_log_site_at", "site_id", "at"),
+)
+
+
+# Transactional outbox (app/store/outbox.py): an event row written in its state change's own
+# transaction, published after the commit, or by any process's relay if the writer died.
+event_outbox = sa.Table(
+    "event_outbox",
+    metadata,
+    # The sequence: an INTEGER PRIMARY KEY on SQLite (a rowid alias, so it autoincrements)
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("event_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON of the event
+    # Milliseconds since the epoch: the relay's grace period and the event lag are sub-second
+    sa.Column("created_ms", sa.BigInteger, nullable=False, index=True),
+    sa.Column("published_ms", sa.BigInteger, nullable=True),
+    sa.Column("claimed_until_ms", sa.BigInteger, nullable=True),  # a relay's lease
+    # The relay and the backlog look only at unpublished rows: a partial index keeps that
+    # small however many published rows wait to be pruned.
+    sa.Index(
+        "ix_event_outbox_unpublished",
+        "seq",
+        sqlite_where=sa.text("published_ms IS NULL"),
+        postgresql_where=sa.text("published_ms IS NULL"),
+    ),
 )
