@@ -25,15 +25,12 @@ log = logging.getLogger("powerpermit.readiness")
 Check = Callable[[], Awaitable[str | None]]  # None when fine, else why not
 
 
-def migration_heads() -> frozenset[str]:
-    """The revisions the code expects the database at (read once per app)."""
-    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
-
-
 class Readiness:
-    def __init__(self, services: Services, heads: frozenset[str] | None = None) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.heads = heads if heads is not None else migration_heads()
+        scripts = ScriptDirectory(str(MIGRATIONS))  # read once per app
+        self.heads = frozenset(scripts.get_heads())  # where the code expects the store
+        self.known = frozenset(script.revision for script in scripts.walk_revisions())
 
     async def check(self) -> dict[str, str]:
         """Each check's verdict: "ok" or a short reason."""
@@ -53,15 +50,28 @@ class Readiness:
                 return "unknown: the database is not reachable"
             if not versions:
                 return "not migrated: run `powerpermit migrate`"
-            if frozenset(versions) != self.heads:
-                return (
-                    f"at {', '.join(sorted(versions))}, the code expects "
-                    f"{', '.join(sorted(self.heads))}: run `powerpermit migrate`"
-                )
-            return None
+            if frozenset(versions) == self.heads:
+                return None
+            if not frozenset(versions) <= self.known:
+                # Newer code migrated the store (a rolling upgrade runs `migrate` first, and
+                # its migrations keep the previous release working): keep serving until
+                # this process is replaced, or every old process would leave at once.
+                log.warning("the store is at %s, newer than this code", ", ".join(versions))
+                return None
+            return (
+                f"at {', '.join(sorted(versions))}, the code expects "
+                f"{', '.join(sorted(self.heads))}: run `powerpermit migrate`"
+            )
 
         async def signing_key() -> str | None:
-            return None if self.services.signer.jwks().get("keys") else "no signing key loaded"
+            signer = self.services.signer
+            try:
+                signer.key  # noqa: B018 - the current key, read from its file if it changed
+                published = signer.jwks().get("keys")
+            except Exception:  # noqa: BLE001 - a missing or unreadable key file
+                log.warning("readiness: signing key not loaded", exc_info=True)
+                return "not loaded"
+            return None if published else "no key published"
 
         async def event_listener() -> str | None:
             return None if self.services.bus.is_connected() else "not connected"

@@ -2,6 +2,7 @@
 that it is alive. Real stores: a migrated SQLite file (and PostgreSQL), one left a
 migration behind, and a PostgreSQL address where nothing listens."""
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,21 @@ async def test_not_ready_while_a_migration_is_behind(behind: Services) -> None:
 async def test_ready_again_once_migrated(behind: Services, tmp_path: Path) -> None:
     command.upgrade(alembic_config(str(behind.db.url)), "head")
     assert (await probe(behind, "/readyz")).status_code == 200
+
+
+async def test_a_store_migrated_by_newer_code_stays_ready(tmp_path: Path) -> None:
+    """A rolling upgrade runs `powerpermit migrate` with the new release, then replaces the
+    old processes: they keep serving meanwhile instead of all leaving the pool at once."""
+    settings = Settings(tmp_path, f"sqlite:///{tmp_path / 'pp.db'}")
+    command.upgrade(alembic_config(settings.database_url), "head")
+    with sqlite3.connect(tmp_path / "pp.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_next_release'")
+    services = build_services(settings)
+    try:
+        response = await probe(services, "/readyz")
+    finally:
+        await services.db.dispose()
+    assert response.status_code == 200, response.text
 
 
 async def test_not_ready_when_the_database_is_unreachable(tmp_path: Path) -> None:
