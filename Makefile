@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fuzz bench screenshots clean
+.PHONY: run test lint fuzz bench screenshots messages clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ screenshots: $(STAMP)
 	cp $(SHOTS)/05-manager-queue.png docs/screenshots/manager-queue.png
 	cp $(SHOTS)/07-driver-permit.png docs/screenshots/driver-permit.png
 	cp $(SHOTS)/11-manager-usage.png docs/screenshots/usage-chart.png
+
+# The pages' message catalog (app/ui/i18n.py): re-extract the English texts of app/ui into
+# app/locale/messages.pot and merge them into each language's .po, to translate there.
+# tests/ui/test_catalog.py fails while any text has no translation.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project PowerPermit \
+		-o app/locale/messages.pot .
+	$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale --no-fuzzy-matching \
+		--ignore-obsolete
 
 clean:
 	rm -rf $(VENV) var

@@ -15,6 +15,7 @@ from app.domain.model import User
 from app.services.accounts import authenticate, login
 from app.services.container import Services
 from app.services.web_sessions import withdraw_token
+from app.ui import language
 
 IDLE_LIMIT = timedelta(minutes=30)
 
@@ -30,7 +31,14 @@ async def sign_in(services: Services, login_name: str, password: str) -> User | 
 
 
 async def signed_in(services: Services) -> User | None:
-    """The person of this session, or None; each call counts as use of the session."""
+    """The person of this session, or None; each call counts as use of the session. The
+    page being built or handled speaks this person's language from then on."""
+    user = await _session_user(services)
+    await language.settle(services, user)
+    return user
+
+
+async def _session_user(services: Services) -> User | None:
     session = app.storage.user
     token = session.get("token")
     if not isinstance(token, str):
@@ -48,7 +56,11 @@ async def signed_in(services: Services) -> User | None:
 
 
 async def sign_out(services: Services) -> None:
+    """Ends the session; a language chosen on this browser before signing in stays."""
     token = app.storage.user.get("token")
+    chosen = app.storage.user.get(language.BROWSER_KEY)
     app.storage.user.clear()
+    if chosen is not None:
+        app.storage.user[language.BROWSER_KEY] = chosen
     if isinstance(token, str):
         await withdraw_token(services, token)

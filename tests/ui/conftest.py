@@ -9,6 +9,7 @@ page is reached through the same routes as in a browser.
 """
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from app.main import create_app
 from app.services.container import Services
 from app.settings import Settings
 
-Person = Callable[[], User]
+Person = Callable[..., User]
 # Tries of `should_see` (0.1 s apart) for what follows a password check (~150 ms of argon2)
 # or a round through the event bus.
 SLOW = 50
@@ -41,14 +42,28 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def person(services: Services, demo: dict) -> AsyncIterator[Person]:
-    """`person()` is one more browser on the app, with its own cookies."""
+    """`person()` is one more browser on the app, with its own cookies; an English one
+    unless `person(accept_language=...)` says otherwise."""
     app = create_app(services=services)
     clients: list[httpx.AsyncClient] = []
 
-    def new_person() -> User:
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test")
+    def new_person(accept_language: str = "en") -> User:
+        """`accept_language`: the languages the browser asks pages in (Accept-Language)."""
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app),
+            base_url="http://test",
+            headers={"Accept-Language": accept_language},
+        )
         clients.append(client)
-        return User(client)
+        user = User(client)
+        # What this browser's page asked it to run to empty the phone's wallet (sign out).
+        user.wallet_clears = []  # type: ignore[attr-defined]
+        user.javascript_rules[
+            re.compile(r'.*localStorage\.removeItem\("powerpermit\.wallet"\)')
+        ] = (
+            lambda _match: user.wallet_clears.append(1) or True  # type: ignore[attr-defined]
+        )
+        return user
 
     try:
         async with app.router.lifespan_context(app):
@@ -73,7 +88,7 @@ async def sign_in(user: User, login: str, password: str, path: str) -> None:
     """Signs in and waits for the page: NiceGUI's simulation has one `ui.navigate` for all
     simulated people, so a second person must not start before the first has arrived."""
     await try_sign_in(user, login, password, path)
-    await user.should_see("Sign out", retries=SLOW)
+    await user.should_see(marker="sign-out", retries=SLOW)  # in any language
 
 
 async def eventually(check: Callable[[], bool]) -> None:

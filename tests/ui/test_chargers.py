@@ -86,3 +86,73 @@ async def test_a_registration_without_a_valid_proof_is_refused_in_words(
 def chargers_table(user: Any) -> list[dict[str, Any]]:
     [table] = user.find(marker="chargers").elements
     return list(table.rows)
+
+
+async def open_editor(manager: Any, charger_id: str) -> None:
+    row = next(r for r in chargers_table(manager) if r["id"] == charger_id)
+    manager.find(marker="chargers").trigger("edit", row)  # the row's Edit button
+    await manager.should_see(marker="charger-editor", retries=SLOW)
+
+
+async def test_a_manager_edits_a_charger_in_a_dialog(
+    person: Person, demo: dict[str, Any], services: Services
+) -> None:
+    manager = person()
+    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
+    await manager.open("/manage/chargers")
+    await manager.should_see("Register a charger", retries=SLOW)
+
+    await open_editor(manager, "ch-1")
+    dialog_inputs(manager, "Name").set_value("Bay 1 North")
+    dialog_inputs(manager, "Local link URL").set_value("http://192.168.1.21:8410")
+    dialog_inputs(manager, "Maximum power (W)").set_value(7400)
+    manager.find(kind=ui.checkbox, content="In service").click()
+    manager.find(marker="save-charger").click()
+    await manager.should_see("Saved Bay 1 North (ch-1).", retries=SLOW)
+
+    [device] = [d for d in await list_devices(services, MANAGER) if d.id == "ch-1"]
+    assert device.name == "Bay 1 North"
+    assert device.link_url == "http://192.168.1.21:8410"
+    assert device.in_service is False
+    assert device.max_power_w == 7400
+    row = next(r for r in chargers_table(manager) if r["id"] == "ch-1")
+    assert (row["name"], row["in_service_words"], row["max_power_w"]) == ("Bay 1 North", "no", 7400)
+
+
+async def test_a_charger_edit_with_bad_values_is_refused_in_words_and_changes_nothing(
+    person: Person, demo: dict[str, Any], services: Services
+) -> None:
+    [before] = [d for d in await list_devices(services, MANAGER) if d.id == "ch-1"]
+    manager = person()
+    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
+    await manager.open("/manage/chargers")
+    await manager.should_see("Register a charger", retries=SLOW)
+
+    await open_editor(manager, "ch-1")
+    dialog_inputs(manager, "Local link URL").set_value("ftp://192.168.1.21")
+    manager.find(marker="save-charger").click()
+    await manager.should_see(
+        "Not saved: A link URL is http:// or https://, a host, an optional port and path "
+        "(at most 255 characters).",
+        retries=SLOW,
+    )
+    dialog_inputs(manager, "Local link URL").set_value("")
+    dialog_inputs(manager, "Maximum power (W)").set_value(5)
+    manager.find(marker="save-charger").click()
+    await manager.should_see("Not saved: Maximum power is 100–4000000 W.", retries=SLOW)
+    dialog_inputs(manager, "Maximum power (W)").set_value(7400)
+    dialog_inputs(manager, "Name").set_value("   ")
+    manager.find(marker="save-charger").click()
+    await manager.should_see(
+        "Not saved: A charger name is 1–64 printable characters.", retries=SLOW
+    )
+
+    [after] = [d for d in await list_devices(services, MANAGER) if d.id == "ch-1"]
+    assert after == before
+
+
+def dialog_inputs(manager: Any, label: str) -> Any:
+    """The editor's field of that label (the register form below has its own)."""
+    [editor] = manager.find(marker="charger-editor").elements
+    [field] = [e for e in editor.descendants() if e.props.get("label") == label]
+    return field

@@ -1,10 +1,12 @@
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from app.services.container import Services
 from app.store import tables as t
+from app.ui import sign_in as sign_in_page
 from tests.conftest import Clock
 from tests.ui.conftest import SLOW, Person, sign_in, try_sign_in
 
@@ -77,3 +79,61 @@ async def session_tokens(services: Services) -> int:
     """Bearer tokens that sign-ins issued (the demo's own tokens are named "demo")."""
     query = sa.select(sa.func.count()).where(t.api_tokens.c.name == "login")
     return int(await services.db.read(lambda conn: conn.execute(query).scalar_one()))
+
+
+async def test_signing_in_returns_to_the_page_the_visitor_asked_for(
+    person: Person, demo: dict[str, Any]
+) -> None:
+    manager = person()
+    asked = "/manage/requests?status=APPROVED"
+    await try_sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], asked)
+    await manager.should_see("Export CSV", retries=SLOW)  # the requests page, not the queue
+    assert manager.back_history[-1] == asked
+
+    driver = person()
+    await try_sign_in(driver, demo["user"]["login"], demo["user"]["password"], "/app/")
+    await driver.should_see("Start time", retries=SLOW)
+
+
+@pytest.mark.parametrize(
+    "next",
+    [
+        "//evil.example/manage",
+        "https://evil.example/manage",
+        "http:/evil.example",
+        "/\\evil.example",
+        "/%5Cevil.example",
+        "/%2F%2Fevil.example",
+        "%2F%2Fevil.example",
+        "/%252F%252Fevil.example",
+        "/manage/../..//evil.example",
+        "/manage/%2e%2e/%2e%2e//evil.example",
+        "/manage\t/x",
+        "/managed",
+        "/appstore",
+        "/graphql",
+        "/sign-in",
+        "javascript:alert(1)",
+        "",
+    ],
+)
+def test_a_sign_in_link_never_sends_anyone_elsewhere(next: str) -> None:
+    assert sign_in_page.destination(next) == "/app"
+
+
+@pytest.mark.parametrize(
+    "next",
+    ["/manage", "/manage/requests?status=APPROVED&first_day=2026-11-27", "/app", "/app/wallet"],
+)
+def test_a_sign_in_link_may_return_to_any_page_of_the_apps(next: str) -> None:
+    assert sign_in_page.destination(next) == next
+
+
+async def test_signing_out_empties_the_phones_wallet(person: Person, demo: dict[str, Any]) -> None:
+    driver = person()
+    await sign_in(driver, demo["user"]["login"], demo["user"]["password"], "/app")
+    await driver.should_see("Start time", retries=SLOW)
+    assert driver.wallet_clears == []
+    driver.find(marker="sign-out").click()
+    await driver.should_see("Sign in", retries=SLOW)
+    assert driver.wallet_clears == [1]  # the page had the browser empty it before leaving

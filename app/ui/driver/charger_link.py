@@ -11,26 +11,30 @@ from typing import Any
 
 from nicegui import ui
 
+from app.ui.i18n import N_, _
+
 SCRIPTS = '<script src="/app/wallet/held.js"></script><script src="/app/wallet/link.js"></script>'
 WAIT_S = 12.0  # link.js gives up on a silent charger after 8 s
 
 REASON_WORDS = {
-    "unreachable": "The charger did not answer: are you next to it, on its network?",
-    "malformed": "The charger could not read what the phone sent.",
-    "too_large": "The charger refused it as too large.",
-    "unsupported_algorithm": "The charger does not accept this kind of signature.",
-    "unknown_key": "The charger does not know the server's key: its trust list needs an update.",
-    "bad_signature": "The signature does not verify on the charger.",
-    "wrong_device": "This is meant for another charger.",
-    "not_yet_valid": "The permit's window has not started yet.",
-    "expired": "The permit's window has ended.",
-    "revoked": "The permit was withdrawn.",
-    "superseded": "The charger already used this permit, or another session is active there.",
-    "not_holder": "Only the phone that started the session (or its permit) can stop it.",
-    "forbidden_origin": "The charger does not take requests from this site's pages.",
-    "forbidden_host": "The charger does not answer to that address.",
-    "unsupported_media_type": "The charger refused the request's format.",
-    "not_found": "That address is not a PowerPermit charger's link.",
+    "unreachable": N_("The charger did not answer: are you next to it, on its network?"),
+    "malformed": N_("The charger could not read what the phone sent."),
+    "too_large": N_("The charger refused it as too large."),
+    "unsupported_algorithm": N_("The charger does not accept this kind of signature."),
+    "unknown_key": N_(
+        "The charger does not know the server's key: its trust list needs an update."
+    ),
+    "bad_signature": N_("The signature does not verify on the charger."),
+    "wrong_device": N_("This is meant for another charger."),
+    "not_yet_valid": N_("The permit's window has not started yet."),
+    "expired": N_("The permit's window has ended."),
+    "revoked": N_("The permit was withdrawn."),
+    "superseded": N_("The charger already used this permit, or another session is active there."),
+    "not_holder": N_("Only the phone that started the session (or its permit) can stop it."),
+    "forbidden_origin": N_("The charger does not take requests from this site's pages."),
+    "forbidden_host": N_("The charger does not answer to that address."),
+    "unsupported_media_type": N_("The charger refused the request's format."),
+    "not_found": N_("That address is not a PowerPermit charger's link."),
 }
 
 
@@ -46,7 +50,10 @@ class LinkAnswer:
         return reason if isinstance(reason, str) else f"http_{self.status}"
 
     def reason_words(self) -> str:
-        return REASON_WORDS.get(self.reason, f"The charger said no ({self.reason}).")
+        words = REASON_WORDS.get(self.reason)
+        if words is None:
+            return _("The charger said no ({reason}).").format(reason=self.reason)
+        return _(words)
 
 
 def load_scripts() -> None:

@@ -10,6 +10,7 @@ from app.services.bookable import Bookable
 from app.services.container import Services
 from app.services.devices import availability
 from app.services.errors import ServiceError
+from app.ui.i18n import _
 from app.ui.live import Newest
 
 
@@ -44,9 +45,13 @@ class DayPlan:
             return  # the charger or day changed meanwhile: a newer refresh draws
         with ui.column().classes("gap-0").mark("day-plan"):
             if not found.taken:
-                ui.label(f"{self.choice.device.name} is free all that day.").classes("text-sm")
+                ui.label(
+                    _("{charger} is free all that day.").format(charger=self.choice.device.name)
+                ).classes("text-sm")
                 return
-            ui.label(f"{self.choice.device.name} is taken that day:").classes("text-sm")
+            ui.label(
+                _("{charger} is taken that day:").format(charger=self.choice.device.name)
+            ).classes("text-sm")
             for slot in found.taken:
                 ui.label(_hours(slot, zone, start, end)).classes("text-sm")
 

@@ -12,8 +12,9 @@ from app.services.queries import list_requests
 from app.services.usage import cancel
 from app.ui import sessions
 from app.ui.driver.permit import forget_on_phone, permit_of, show_permit
+from app.ui.i18n import _
 from app.ui.live import Newest
-from app.ui.words import slot_words, status_words
+from app.ui.words import error_words, reason_words, slot_words, status_words
 
 SHOWN_REQUESTS = 5
 WITHDRAWN = frozenset({Status.CANCELLED, Status.REVOKED})
@@ -39,7 +40,7 @@ class MyRequests:
         if not self.newest.may_draw(turn):
             return  # a newer refresh draws the list
         if page.requests:
-            ui.label("Your requests").classes("text-lg")
+            ui.label(_("Your requests")).classes("text-lg")
         # A withdrawn permit leaves the wallet; a used or expired one stays until its window
         # has passed (the wallet drops those itself).
         forget_on_phone(
@@ -54,9 +55,9 @@ class MyRequests:
                 ui.label(status_words(request.status)).classes("text-lg").mark("status")
                 if request.status is Status.NEEDS_MANAGER:
                     for reason in request.reasons:
-                        ui.label(reason.message).classes("text-sm")
+                        ui.label(reason_words(reason)).classes("text-sm")
                 if request.status is Status.REJECTED and request.note:
-                    ui.label(f"Reason: {request.note}")
+                    ui.label(_("Reason: {reason}").format(reason=request.note))
                 if request.status is Status.APPROVED:
                     device = choice.device if choice else None
                     show_permit(permits[request.id], request, timezone, device)
@@ -72,14 +73,16 @@ class MyRequests:
             try:
                 await cancel(self.services, self.user, request.id)
             except (ServiceError, InvalidTransition) as err:
-                ui.notify(f"Not cancelled: {err}", type="warning")
+                ui.notify(
+                    _("Not cancelled: {error}").format(error=error_words(err)), type="warning"
+                )
             # The cancellation's event refreshes the list.
 
         with ui.dialog() as dialog, ui.card():
-            ui.label("Cancel this request? Its slot goes back to others.")
+            ui.label(_("Cancel this request? Its slot goes back to others."))
             with ui.row():
-                ui.button("Cancel request", on_click=confirm).props("color=negative").mark(
+                ui.button(_("Cancel request"), on_click=confirm).props("color=negative").mark(
                     "confirm-cancel"
                 )
-                ui.button("Keep it", on_click=dialog.close).props("flat")
-        ui.button("Cancel", on_click=dialog.open).props("flat color=negative").mark("cancel")
+                ui.button(_("Keep it"), on_click=dialog.close).props("flat")
+        ui.button(_("Cancel"), on_click=dialog.open).props("flat color=negative").mark("cancel")

@@ -16,7 +16,8 @@ from app.services.container import Services
 from app.services.queries import load_permits_by_id
 from app.services.usage import PermitNotIssued, collect_permit
 from app.ui.driver import charger_link
-from app.ui.words import moment, slot_words
+from app.ui.i18n import _
+from app.ui.words import moment, reason_words, slot_words
 from device.protocol.text import to_text
 
 
@@ -27,14 +28,16 @@ def show_permit(
     if isinstance(permit, PermitNotIssued):
         if permit.reason.code == "permit_not_yet_available":
             available = moment(permit_available_at(request.slot), timezone)
-            ui.label(f"Permit available from {available}").mark("permit-later")
+            ui.label(_("Permit available from {moment}").format(moment=available)).mark(
+                "permit-later"
+            )
         else:
-            ui.label(permit.reason.message)
+            ui.label(reason_words(permit.reason))
         return
     text = to_text(permit.token)
     qr = segno.make(text, error="m").svg_data_uri(scale=4, border=2)
     image = ui.image(qr).classes("w-64 h-64")
-    image.props('alt="Permit QR code" no-transition no-spinner').mark("permit-qr")
+    image.props(f"alt={json.dumps(_('Permit QR code'))} no-transition no-spinner").mark("permit-qr")
     _keep_on_phone(permit, text, qr, device, slot_words(request.slot, timezone))
     if device is not None and device.link_url:
         _link_buttons(device.link_url, permit.id, text)
@@ -62,26 +65,28 @@ def _keep_on_phone(permit: Permit, text: str, qr: str, device: Device | None, wi
 
 def _link_buttons(link_url: str, permit_id: str, text: str) -> None:
     async def send() -> None:
-        answer.set_text("Sending to the charger…")
+        answer.set_text(_("Sending to the charger…"))
         sent = await charger_link.send_permit(link_url, permit_id, text)
         if sent.ok and sent.body.get("accepted") is True:
-            answer.set_text("The charger accepted the permit.")
+            answer.set_text(_("The charger accepted the permit."))
         else:
-            answer.set_text(f"The charger refused the permit: {sent.reason_words()}")
+            answer.set_text(
+                _("The charger refused the permit: {reason}").format(reason=sent.reason_words())
+            )
 
     async def stop() -> None:
-        answer.set_text("Asking the charger to stop…")
+        answer.set_text(_("Asking the charger to stop…"))
         stopped = await charger_link.stop(link_url, permit_id, text)
         if not stopped.ok:
-            answer.set_text(f"Not stopped: {stopped.reason_words()}")
+            answer.set_text(_("Not stopped: {reason}").format(reason=stopped.reason_words()))
         elif stopped.body.get("stopped") is True:
-            answer.set_text("Charging stopped.")
+            answer.set_text(_("Charging stopped."))
         else:
-            answer.set_text("No session was active on the charger.")
+            answer.set_text(_("No session was active on the charger."))
 
     with ui.row().classes("w-full gap-2"):
-        ui.button("Send to charger", on_click=send).classes("grow").mark("send-to-charger")
-        ui.button("Stop charging", on_click=stop).props("outline").mark("stop-charging")
+        ui.button(_("Send to charger"), on_click=send).classes("grow").mark("send-to-charger")
+        ui.button(_("Stop charging"), on_click=stop).props("outline").mark("stop-charging")
     answer = ui.label("").mark("charger-answer")
 
 

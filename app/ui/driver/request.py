@@ -1,5 +1,6 @@
 """The driver app's first page: ask for a slot, then watch the request's status live."""
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -19,8 +20,9 @@ from app.ui.driver.day_plan import DayPlan
 from app.ui.driver.history import History
 from app.ui.driver.my_requests import MyRequests
 from app.ui.driver.sync import SyncCard
+from app.ui.i18n import _
 from app.ui.scope import services_of
-from app.ui.words import duration_words, status_words
+from app.ui.words import duration_words, reason_words, status_words
 
 STEP = timedelta(minutes=30)
 
@@ -29,14 +31,14 @@ async def page(request: Request) -> RedirectResponse | None:
     services = services_of(request)
     user = await sessions.signed_in(services)
     if user is None:
-        return sign_in.redirect("/app")
+        return sign_in.redirect(request)
     ui.query("body").classes("bg-grey-1")
     charger_link.load_scripts()
-    with theme.frame("Charging", services, user, phone=True):
-        ui.link("Wallet: your permits, also offline", "/app/wallet").mark("wallet-link")
+    with theme.frame(_("Charging"), services, user, phone=True):
+        ui.link(_("Wallet: your permits, also offline"), "/app/wallet").mark("wallet-link")
         choices = await bookable_devices(services, user)
         if not choices:
-            ui.label("None of your sites has a charger you can book yet.")
+            ui.label(_("None of your sites has a charger you can book yet."))
             return None
         mine = MyRequests(services, user, choices)
         history = History(services, user, {c.device.id: c.timezone for c in choices})
@@ -78,24 +80,27 @@ class RequestForm:
         with ui.card().classes("w-full"):
             self.charger = ui.select(
                 {c.device.id: f"{c.device.name} · {c.site_name}" for c in choices},
-                label="Charger",
+                label=_("Charger"),
                 value=first.device.id,
                 on_change=self._charger_changed,
             ).classes("w-full")
             start = _next_step(services.clock(), first.timezone)
-            self.date = ui.input("Date", value=start.strftime("%Y-%m-%d"), on_change=self._show_day)
+            self.date = ui.input(
+                _("Date"), value=start.strftime("%Y-%m-%d"), on_change=self._show_day
+            )
             self.date.props('hint="YYYY-MM-DD" inputmode=numeric').classes("w-full")
             self.day_plan_place = ui.element()  # the page fills it: the plan loads async
-            self.start = ui.input("Start time", value=start.strftime("%H:%M"))
+            self.start = ui.input(_("Start time"), value=start.strftime("%H:%M"))
             self.start.props("inputmode=numeric").classes("w-full")
-            self.duration = ui.select({}, label="Duration").classes("w-full")
-            ui.button("Request", on_click=self._send).classes("w-full")
+            self.duration = ui.select({}, label=_("Duration")).classes("w-full")
+            ui.button(_("Request"), on_click=self._send).classes("w-full")
             self.refusals = ui.column().mark("refusals")
         self._charger_changed()
 
     def _charger_changed(self) -> None:
         choice = self.choices[self.charger.value]
-        self.start.props(f'hint="HH:MM, {choice.timezone} time"')
+        hint = _("HH:MM, {zone} time").format(zone=choice.timezone)
+        self.start.props(f"hint={json.dumps(hint)}")
         steps = int(choice.max_duration / STEP)
         options = {n * 30: duration_words(n * STEP) for n in range(1, steps + 1)}
         self.duration.set_options(options, value=60 if 60 in options else 30)
@@ -109,10 +114,10 @@ class RequestForm:
         choice = self.choices[self.charger.value]
         starts_at = _parse(self.date.value, self.start.value, choice.timezone)
         if starts_at is None:
-            self._refuse(["Write the date as YYYY-MM-DD and the start time as HH:MM."])
+            self._refuse([_("Write the date as YYYY-MM-DD and the start time as HH:MM.")])
             return
         if self.duration.value is None:
-            self._refuse(["Choose a duration."])
+            self._refuse([_("Choose a duration.")])
             return
         if await sessions.signed_in(self.services) is None:
             ui.navigate.to("/sign-in?next=/app")
@@ -120,14 +125,14 @@ class RequestForm:
         duration = timedelta(minutes=int(self.duration.value))
         asked = await request_usage(self.services, self.user, choice.device.id, starts_at, duration)
         if asked.request is None:
-            self._refuse([reason.message for reason in asked.decision.reasons])
+            self._refuse([reason_words(reason) for reason in asked.decision.reasons])
             return
         ui.notify(status_words(asked.request.status))
         self.on_sent()
 
     def _refuse(self, reasons: list[str]) -> None:
         with self.refusals:
-            ui.label("Not requested:").classes("text-negative font-bold")
+            ui.label(_("Not requested:")).classes("text-negative font-bold")
             for reason in reasons:
                 ui.label(reason).classes("text-negative")
 

@@ -19,6 +19,8 @@ from app.services.permits import RevocationListTooLarge, confirm_revocations, re
 from app.services.receipts import ReceiptStatus, submit_receipts
 from app.ui import sessions
 from app.ui.driver import charger_link
+from app.ui.i18n import _, ngettext
+from app.ui.words import error_words
 from device.protocol.keys import b64url
 
 RECEIPTS_PER_CALL = 100  # as submitReceipts takes them
@@ -62,10 +64,10 @@ class SyncCard:
         with ui.card().classes("w-full"):
             first = next(iter(self.devices.values()))
             self.choice = ui.select(
-                {d.id: d.name for d in self.devices.values()}, value=first.id, label="Sync with"
+                {d.id: d.name for d in self.devices.values()}, value=first.id, label=_("Sync with")
             ).classes("w-full")
             self.choice.set_visibility(len(self.devices) > 1)
-            self.button = ui.button("Sync with charger", on_click=self.sync).classes("w-full")
+            self.button = ui.button(_("Sync with charger"), on_click=self.sync).classes("w-full")
             self.button.mark("sync")
             self.result = ui.column().classes("gap-0").mark("sync-result")
 
@@ -81,10 +83,14 @@ class SyncCard:
         try:
             info = await charger_link.info(link)
             if not info.ok:
-                self._say(f"Not synced: {info.reason_words()}")
+                self._say(_("Not synced: {reason}").format(reason=info.reason_words()))
                 return
             if info.body.get("device_id") != device.id:
-                self._say(f"That link answers as another charger, not {device.name}.")
+                self._say(
+                    _("That link answers as another charger, not {charger}.").format(
+                        charger=device.name
+                    )
+                )
                 return
             await self._receipts(link)
             held = info.body.get("revocation_sequence")
@@ -97,7 +103,7 @@ class SyncCard:
         fetched = await charger_link.receipts(link)
         listed = fetched.body.get("receipts")
         if not fetched.ok or not isinstance(listed, list):
-            self._say(f"Receipts not fetched: {fetched.reason_words()}")
+            self._say(_("Receipts not fetched: {reason}").format(reason=fetched.reason_words()))
             return
         tokens = [item.get("token") for item in listed if isinstance(item, dict)]
         uploaded = await upload_receipts(self.services, tokens)
@@ -107,33 +113,59 @@ class SyncCard:
             count = answer.body.get("acknowledged")
             let_go += count if answer.ok and isinstance(count, int) else 0
         kwh = uploaded.energy_wh / 1000
-        self._say(f"{_receipts(uploaded.stored)} uploaded · {kwh:.2f} kWh")
+        self._say(
+            _("{receipts} uploaded · {kwh} kWh").format(
+                receipts=_receipts(uploaded.stored), kwh=f"{kwh:.2f}"
+            )
+        )
         if uploaded.refused:
-            self._say(f"{_receipts(uploaded.refused)} not accepted; the charger keeps them.")
+            self._say(
+                _("{receipts} not accepted; the charger keeps them.").format(
+                    receipts=_receipts(uploaded.refused)
+                )
+            )
         if let_go:
-            self._say(f"The charger let go of {_receipts(let_go)} the server now holds.")
+            self._say(
+                _("The charger let go of {receipts} the server now holds.").format(
+                    receipts=_receipts(let_go)
+                )
+            )
 
     async def _revocations(self, device: Device, held: int) -> None:
         try:
             signed = await revocation_list(self.services, self.user, device.id)
         except (ServiceError, RevocationListTooLarge) as err:
-            self._say(f"No revocation list: {err}")
+            self._say(_("No revocation list: {error}").format(error=error_words(err)))
             return
         if signed.sequence <= held:
-            self._say(f"The charger holds the newest revocation list ({held}).")
+            self._say(
+                _("The charger holds the newest revocation list ({sequence}).").format(
+                    sequence=held
+                )
+            )
             return
         assert device.link_url is not None
         answer = await charger_link.revocations(device.link_url, b64url(signed.token))
         if not answer.ok:
-            self._say(f"Revocation list {signed.sequence} refused: {answer.reason_words()}")
+            self._say(
+                _("Revocation list {sequence} refused: {reason}").format(
+                    sequence=signed.sequence, reason=answer.reason_words()
+                )
+            )
             return
-        self._say(f"Revocation list {signed.sequence} handed to the charger.")
+        self._say(
+            _("Revocation list {sequence} handed to the charger.").format(sequence=signed.sequence)
+        )
         confirmation = answer.body.get("confirmation")
         if isinstance(confirmation, str):
             try:
                 await confirm_revocations(self.services, device.id, confirmation)
             except ServiceError as err:
-                self._say(f"The charger's confirmation was not taken: {err}")
+                self._say(
+                    _("The charger's confirmation was not taken: {error}").format(
+                        error=error_words(err)
+                    )
+                )
 
     def _say(self, words: str) -> None:
         with self.result:
@@ -141,4 +173,4 @@ class SyncCard:
 
 
 def _receipts(count: int) -> str:
-    return f"{count} receipt" if count == 1 else f"{count} receipts"
+    return ngettext("{count} receipt", "{count} receipts", count).format(count=count)

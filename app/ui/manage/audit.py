@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse
 
 from app.services.audit_trail import ACTIONS, SERVER, AuditEntry, AuditQuery, audit_trail
 from app.services.sites import people_of_site
+from app.ui.i18n import N_, _
 from app.ui.manage import console
 from app.ui.manage.console import Console
 from app.ui.manage.paged_table import PagedTable
@@ -19,19 +20,35 @@ PATH = "/manage/audit"
 PAGE_SIZE = 25
 ANY = ""
 COLUMNS = [
-    {"name": "at", "label": "When", "field": "at", "align": "left"},
-    {"name": "actor", "label": "Who", "field": "actor", "align": "left"},
-    {"name": "action", "label": "What", "field": "action", "align": "left"},
-    {"name": "entity", "label": "Which", "field": "entity", "align": "left"},
+    {"name": "at", "label": N_("When"), "field": "at", "align": "left"},
+    {"name": "actor", "label": N_("Who"), "field": "actor", "align": "left"},
+    {"name": "action", "label": N_("What"), "field": "action", "align": "left"},
+    {"name": "entity", "label": N_("Which"), "field": "entity", "align": "left"},
     {
         "name": "change",
-        "label": "Change",
+        "label": N_("Change"),
         "field": "change",
         "align": "left",
         "style": "white-space: normal; min-width: 20rem",
     },
 ]
-ENTITY_WORDS = {"usage_request": "request", "device": "charger", "permit": "permit"}
+ENTITY_WORDS = {"usage_request": N_("request"), "device": N_("charger"), "permit": N_("permit")}
+# The services' words for each action (app/services/audit_trail.py), here for the catalog.
+ACTION_WORDS = {
+    "request": N_("Requested"),
+    "approve": N_("Approved"),
+    "reject": N_("Rejected"),
+    "cancel": N_("Cancelled"),
+    "revoke": N_("Revoked"),
+    "issue_permit": N_("Issued the permit"),
+    "expire": N_("Expired"),
+    "release_slot": N_("Released a withdrawn slot"),
+    "receipt": N_("Receipt in"),
+    "register_device": N_("Registered a charger"),
+    "update_charger": N_("Edited a charger"),
+    "update_site_policy": N_("Changed the site policy"),
+}
+SERVER_WORDS = N_("The server")
 
 
 async def page(request: Request) -> RedirectResponse | None:
@@ -57,14 +74,18 @@ class AuditTable(PagedTable[AuditQuery]):
         people = await people_of_site(self.view.services, self.view.manager, site.id)
         with ui.row().classes("items-end gap-4"):
             ui.select(
-                {ANY: "Anyone", SERVER: "The server", **{p.id: p.display_name for p in people}},
-                label="Who",
+                {
+                    ANY: _("Anyone"),
+                    SERVER: _(SERVER_WORDS),
+                    **{p.id: p.display_name for p in people},
+                },
+                label=_("Who"),
                 value=ANY,
                 on_change=lambda e: self._filter(actor_id=e.value or None),
             ).classes("w-44")
             ui.select(
-                {ANY: "Any action", **ACTIONS},
-                label="What",
+                {ANY: _("Any action"), **{key: _action(key) for key in ACTIONS}},
+                label=_("What"),
                 value=ANY,
                 on_change=lambda e: self._filter(action=e.value or None),
             ).classes("w-56")
@@ -84,11 +105,16 @@ def _row(entry: AuditEntry, timezone: str) -> dict[str, Any]:
     return {
         "id": entry.id,
         "at": moment(entry.at, timezone),
-        "actor": entry.actor_name or ("The server" if entry.actor_id is None else entry.actor_id),
-        "action": ACTIONS.get(entry.action, entry.action),
-        "entity": f"{ENTITY_WORDS.get(entry.entity, entry.entity)} {entry.entity_id}",
+        "actor": entry.actor_name
+        or (_(SERVER_WORDS) if entry.actor_id is None else entry.actor_id),
+        "action": _action(entry.action),
+        "entity": f"{_(ENTITY_WORDS.get(entry.entity, entry.entity))} {entry.entity_id}",
         "change": change_words(entry.before, entry.after, timezone),
     }
+
+
+def _action(action: str) -> str:
+    return _(ACTION_WORDS.get(action, ACTIONS.get(action, action)))
 
 
 def change_words(before: dict[str, Any] | None, after: dict[str, Any] | None, timezone: str) -> str:

@@ -12,16 +12,17 @@ from app.domain.model import Site, User
 from app.services.container import Services
 from app.services.sites import sites_managed_by
 from app.ui import sessions, sign_in, theme
+from app.ui.i18n import N_, _
 from app.ui.scope import services_of
 
 PAGES = {
-    "/manage": "Approval queue",
-    "/manage/chargers": "Chargers",
-    "/manage/timeline": "Timeline",
-    "/manage/requests": "Requests",
-    "/manage/policy": "Site policy",
-    "/manage/usage": "Usage",
-    "/manage/audit": "Audit log",
+    "/manage": N_("Approval queue"),
+    "/manage/chargers": N_("Chargers"),
+    "/manage/timeline": N_("Timeline"),
+    "/manage/requests": N_("Requests"),
+    "/manage/policy": N_("Site policy"),
+    "/manage/usage": N_("Usage"),
+    "/manage/audit": N_("Audit log"),
 }
 SITE_KEY = "console_site"
 
@@ -45,7 +46,7 @@ class Console:
             app.storage.user[SITE_KEY] = choice.value
             on_change()
 
-        choice = ui.select(options, label="Site", value=self.site.id, on_change=changed)
+        choice = ui.select(options, label=_("Site"), value=self.site.id, on_change=changed)
         return choice.classes("w-72").mark("site")
 
     async def still_signed_in(self) -> bool:
@@ -62,8 +63,8 @@ async def serve(
     services = services_of(request)
     user = await sessions.signed_in(services)
     if user is None:
-        return sign_in.redirect("/manage")
-    title = PAGES[path] if user.is_manager else "Manager console"
+        return sign_in.redirect(request)
+    title = _(PAGES[path]) if user.is_manager else _("Manager console")
     with theme.frame(title, services, user):
         if not user.is_manager:
             managers_only()
@@ -71,7 +72,7 @@ async def serve(
         navigation(path)
         sites = await sites_managed_by(services, user)
         if not sites:
-            ui.label("You do not manage a site yet.")
+            ui.label(_("You do not manage a site yet."))
             return None
         await build(Console(services, user, sites))
     return None
@@ -80,13 +81,13 @@ async def serve(
 def navigation(current: str) -> None:
     with ui.row().classes("gap-4").mark("console-navigation"):
         for path, label in PAGES.items():
-            link = ui.link(label, path)
+            link = ui.link(_(label), path)
             if path == current:
                 link.classes("font-bold no-underline")
 
 
 def managers_only() -> None:
     with ui.card().mark("managers-only"):
-        ui.label("Managers only").classes("text-xl")
-        ui.label("The manager console is for the managers of a site.")
-        ui.link("Go to the driver app", "/app")
+        ui.label(_("Managers only")).classes("text-xl")
+        ui.label(_("The manager console is for the managers of a site."))
+        ui.link(_("Go to the driver app"), "/app")

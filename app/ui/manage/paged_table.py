@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from nicegui import events, ui
 
+from app.ui import i18n
+from app.ui.i18n import _
 from app.ui.manage.console import Console
 
 if TYPE_CHECKING:
@@ -31,9 +33,9 @@ class PagedTable(Generic[Query]):
 
     def day_inputs(self) -> None:
         """The "From" and "To" day filters."""
-        first = ui.input("From", on_change=lambda e: self._days(first_day=e.value))
+        first = ui.input(_("From"), on_change=lambda e: self._days(first_day=e.value))
         first.props('hint="YYYY-MM-DD" clearable').classes("w-36")
-        last = ui.input("To", on_change=lambda e: self._days(last_day=e.value))
+        last = ui.input(_("To"), on_change=lambda e: self._days(last_day=e.value))
         last.props('hint="YYYY-MM-DD" clearable').classes("w-36")
 
     def problem_label(self) -> None:
@@ -41,7 +43,9 @@ class PagedTable(Generic[Query]):
 
     def make_table(self, columns: list[dict[str, Any]], mark: str) -> ui.table:
         pagination = {"page": 1, "rowsPerPage": self.page_size, "rowsNumber": 0}
-        self.table = ui.table(rows=[], columns=columns, row_key="id", pagination=pagination)
+        self.table = ui.table(
+            rows=[], columns=i18n.columns(columns), row_key="id", pagination=pagination
+        )
         self.table.classes("w-full").mark(mark)
         self.table.on("request", self._page_asked)
         return self.table
@@ -80,7 +84,7 @@ class PagedTable(Generic[Query]):
                 parsed[key] = date.fromisoformat(text) if text else None
             except ValueError:
                 if self.problem is not None and len(text) >= 10:
-                    self.problem.set_text("Write days as YYYY-MM-DD.")
+                    self.problem.set_text(_("Write days as YYYY-MM-DD."))
                 return
         if self.problem is not None:
             self.problem.set_text("")

@@ -9,8 +9,10 @@ from starlette.responses import RedirectResponse
 from app.domain.model import Reason
 from app.services.errors import ServiceError
 from app.services.policy import PolicyRefused, clock_time, update_site_policy
+from app.ui.i18n import _
 from app.ui.manage import console
 from app.ui.manage.console import Console
+from app.ui.words import error_words, reason_words
 
 PATH = "/manage/policy"
 NOT_WHOLE = Reason("not_a_whole_number", "Durations, days and counts are whole numbers.")
@@ -34,18 +36,24 @@ class PolicyForm:
     async def show(self) -> None:
         site, policy = self.view.site, self.view.site.policy
         with ui.card().classes("w-full max-w-xl"):
-            ui.label(f"Policy of {site.name}").classes("text-lg")
-            ui.label(f"Times are {site.timezone} time. Leave both empty: open around the clock.")
-            with ui.row():
-                opens = ui.input("Opens at", value=_hh_mm(policy.opens_at)).props('hint="HH:MM"')
-                closes = ui.input("Closes at", value=_hh_mm(policy.closes_at))
-                closes.props('hint="HH:MM"')
-            longest = ui.number("Maximum duration (minutes)", value=_minutes(policy.max_duration))
-            auto = ui.number(
-                "Automatic approval up to (minutes)", value=_minutes(policy.auto_approve_up_to)
+            ui.label(_("Policy of {site}").format(site=site.name)).classes("text-lg")
+            ui.label(
+                _("Times are {zone} time. Leave both empty: open around the clock.").format(
+                    zone=site.timezone
+                )
             )
-            horizon = ui.number("Booking horizon (days)", value=policy.booking_horizon.days)
-            open_requests = ui.number("Open requests per driver", value=policy.max_open_requests)
+            with ui.row():
+                opens = ui.input(_("Opens at"), value=_hh_mm(policy.opens_at)).props('hint="HH:MM"')
+                closes = ui.input(_("Closes at"), value=_hh_mm(policy.closes_at))
+                closes.props('hint="HH:MM"')
+            longest = ui.number(
+                _("Maximum duration (minutes)"), value=_minutes(policy.max_duration)
+            )
+            auto = ui.number(
+                _("Automatic approval up to (minutes)"), value=_minutes(policy.auto_approve_up_to)
+            )
+            horizon = ui.number(_("Booking horizon (days)"), value=policy.booking_horizon.days)
+            open_requests = ui.number(_("Open requests per driver"), value=policy.max_open_requests)
             refusals = ui.column().mark("policy-refusals")
 
             async def save() -> None:
@@ -70,18 +78,24 @@ class PolicyForm:
                     )
                 except PolicyRefused as refused:
                     with refusals:
-                        ui.label("Not saved:").classes("text-negative font-bold")
+                        ui.label(_("Not saved:")).classes("text-negative font-bold")
                         for reason in refused.reasons:
-                            ui.label(reason.message).classes("text-negative")
+                            ui.label(reason_words(reason)).classes("text-negative")
                     return
                 except ServiceError as err:
                     with refusals:
-                        ui.label(f"Not saved: {err}").classes("text-negative")
+                        ui.label(_("Not saved: {error}").format(error=error_words(err))).classes(
+                            "text-negative"
+                        )
                     return
                 self.view.sites = [updated if s.id == updated.id else s for s in self.view.sites]
-                ui.notify(f"Saved: the policy of {updated.name} applies from the next request.")
+                ui.notify(
+                    _("Saved: the policy of {site} applies from the next request.").format(
+                        site=updated.name
+                    )
+                )
 
-            ui.button("Save", on_click=save)
+            ui.button(_("Save"), on_click=save)
 
 
 def _hh_mm(moment: time | None) -> str:

@@ -13,8 +13,9 @@ from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.usage import approve, reject
 from app.ui import live, sessions
+from app.ui.i18n import _
 from app.ui.manage import console
-from app.ui.words import slot_words
+from app.ui.words import error_words, reason_words, slot_words
 
 
 async def page(request: Request) -> RedirectResponse | None:
@@ -37,9 +38,11 @@ class ApprovalQueue:
     @ui.refreshable_method
     async def show(self) -> None:
         waiting = await approval_queue(self.services, self.manager)
-        ui.label(f"Waiting for a manager: {len(waiting)}").classes("text-lg").mark("queue-size")
+        ui.label(_("Waiting for a manager: {count}").format(count=len(waiting))).classes(
+            "text-lg"
+        ).mark("queue-size")
         if not waiting:
-            ui.label("No request waits for you.")
+            ui.label(_("No request waits for you."))
         for item in waiting:
             self._card(item)
 
@@ -51,36 +54,40 @@ class ApprovalQueue:
             )
             ui.label(slot_words(request.slot, item.timezone))
             for reason in request.reasons:
-                ui.label(f"Why a manager: {reason.message}").classes("text-sm")
+                ui.label(_("Why a manager: {reason}").format(reason=reason_words(reason))).classes(
+                    "text-sm"
+                )
             with ui.row():
-                ui.button("Approve", on_click=lambda: self._approve(request.id)).props(
+                ui.button(_("Approve"), on_click=lambda: self._approve(request.id)).props(
                     "color=positive"
                 )
-                ui.button("Reject", on_click=lambda: self._ask_reason(request.id)).props(
+                ui.button(_("Reject"), on_click=lambda: self._ask_reason(request.id)).props(
                     "color=negative outline"
                 )
 
     async def _approve(self, request_id: str) -> None:
         if await self._still_signed_in():
-            await self._decide(approve(self.services, self.manager, request_id), "Approved")
+            await self._decide(approve(self.services, self.manager, request_id), _("Approved"))
 
     def _ask_reason(self, request_id: str) -> None:
         with ui.dialog() as dialog, ui.card():
-            ui.label("Reject this request?")
-            reason = ui.textarea("Reason").props("maxlength=500 autofocus")
+            ui.label(_("Reject this request?"))
+            reason = ui.textarea(_("Reason")).props("maxlength=500 autofocus")
 
             async def confirm() -> None:
                 if not reason.value.strip():
-                    ui.notify("Say why, so the driver knows.", type="warning")
+                    ui.notify(_("Say why, so the driver knows."), type="warning")
                     return
                 dialog.close()
                 if await self._still_signed_in():
                     decided = reject(self.services, self.manager, request_id, reason.value.strip())
-                    await self._decide(decided, "Rejected")
+                    await self._decide(decided, _("Rejected"))
 
             with ui.row():
-                ui.button("Reject", on_click=confirm).props("color=negative").mark("confirm-reject")
-                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button(_("Reject"), on_click=confirm).props("color=negative").mark(
+                    "confirm-reject"
+                )
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
         dialog.open()
 
     async def _decide(self, decision: Awaitable[object], done: str) -> None:
@@ -88,7 +95,7 @@ class ApprovalQueue:
             await decision
         except (ServiceError, InvalidTransition) as err:
             # Most often decided meanwhile in another browser: the queue catches up live.
-            ui.notify(f"Not done: {err}", type="warning")
+            ui.notify(_("Not done: {error}").format(error=error_words(err)), type="warning")
             return
         ui.notify(done)
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,26 +25,28 @@ from app.services.request_search import (
 from app.services.sites import people_of_site
 from app.services.usage import revoke
 from app.ui import live
+from app.ui.i18n import N_, _
 from app.ui.manage import console
 from app.ui.manage.console import Console
 from app.ui.manage.paged_table import PagedTable
-from app.ui.words import STATUS_WORDS, slot_words, status_words
+from app.ui.words import STATUS_WORDS, error_words, slot_words, status_words
 
 PATH = "/manage/requests"
 PAGE_SIZE = 20
 ALL = ""  # the filters' "any" choice
 COLUMNS = [
-    {"name": "id", "label": "Id", "field": "id", "align": "left"},
-    {"name": "driver", "label": "Driver", "field": "driver", "align": "left"},
-    {"name": "charger", "label": "Charger", "field": "charger", "align": "left"},
-    {"name": "slot", "label": "Slot", "field": "slot", "align": "left"},
-    {"name": "status", "label": "Status", "field": "status", "align": "left"},
-    {"name": "energy", "label": "Energy (kWh)", "field": "energy"},
+    {"name": "id", "label": N_("Id"), "field": "id", "align": "left"},
+    {"name": "driver", "label": N_("Driver"), "field": "driver", "align": "left"},
+    {"name": "charger", "label": N_("Charger"), "field": "charger", "align": "left"},
+    {"name": "slot", "label": N_("Slot"), "field": "slot", "align": "left"},
+    {"name": "status", "label": N_("Status"), "field": "status", "align": "left"},
+    {"name": "energy", "label": N_("Energy (kWh)"), "field": "energy"},
     {"name": "action", "label": "", "field": "id"},
 ]
+# The button's word comes from the catalog (the slot template is per page: see `filters`).
 REVOKE_BUTTON = """
 <q-td :props="props">
-  <q-btn v-if="props.row.revocable" dense flat color="negative" label="Revoke"
+  <q-btn v-if="props.row.revocable" dense flat color="negative" :label="{label}"
          @click="() => $parent.$emit('revoke', props.row)" />
 </q-td>
 """
@@ -58,7 +61,7 @@ async def show(view: Console) -> None:
     view.site_choice(on_change=requests.filters.refresh)
     await requests.filters()
     topics = [f"site:{site.id}" for site in view.sites]
-    await live.follow(view.services, topics, lambda _: requests.load())
+    await live.follow(view.services, topics, lambda events: requests.load())
 
 
 class RequestsTable(PagedTable[RequestQuery]):
@@ -76,29 +79,31 @@ class RequestsTable(PagedTable[RequestQuery]):
         people = await people_of_site(self.view.services, self.view.manager, site.id)
         with ui.row().classes("items-end gap-4"):
             ui.select(
-                {ALL: "Any status", **{s.value: w for s, w in STATUS_WORDS.items()}},
-                label="Status",
+                {ALL: _("Any status"), **{s.value: _(w) for s, w in STATUS_WORDS.items()}},
+                label=_("Status"),
                 value=ALL,
                 on_change=lambda e: self._filter(status=e.value or None),
             ).classes("w-48")
             ui.select(
-                {ALL: "Any charger", **{d.id: d.name for d in devices if d.site_id == site.id}},
-                label="Charger",
+                {ALL: _("Any charger"), **{d.id: d.name for d in devices if d.site_id == site.id}},
+                label=_("Charger"),
                 value=ALL,
                 on_change=lambda e: self._filter(device_id=e.value or None),
             ).classes("w-40")
             ui.select(
-                {ALL: "Any driver", **{p.id: p.display_name for p in people}},
-                label="Driver",
+                {ALL: _("Any driver"), **{p.id: p.display_name for p in people}},
+                label=_("Driver"),
                 value=ALL,
                 on_change=lambda e: self._filter(driver_id=e.value or None),
             ).classes("w-40")
             self.day_inputs()
-            ui.button("Export CSV", on_click=self._export).props("outline")
+            ui.button(_("Export CSV"), on_click=self._export).props("outline")
         self.problem_label()
-        ui.label(f"Slots in {site.timezone} time.").classes("text-sm")
+        ui.label(_("Slots in {zone} time.").format(zone=site.timezone)).classes("text-sm")
         table = self.make_table(COLUMNS, "requests")
-        table.add_slot("body-cell-action", REVOKE_BUTTON)
+        table.add_slot(
+            "body-cell-action", REVOKE_BUTTON.replace("{label}", json.dumps(_("Revoke")))
+        )
         table.on("revoke", lambda e: self._ask_reason(e.args))
         await self.load()
 
@@ -111,7 +116,10 @@ class RequestsTable(PagedTable[RequestQuery]):
     async def _export(self) -> None:
         found = await all_requests(self.view.services, self.view.manager, self.query)
         if found.total > len(found.rows):
-            ui.notify(f"Only the newest {MAX_EXPORT} rows are exported.", type="warning")
+            ui.notify(
+                _("Only the newest {count} rows are exported.").format(count=MAX_EXPORT),
+                type="warning",
+            )
         ui.download.content(
             to_csv(found.rows, found.site.timezone), f"requests-{found.site.id}.csv", "text/csv"
         )
@@ -120,9 +128,9 @@ class RequestsTable(PagedTable[RequestQuery]):
         request_id = str(row.get("id")) if isinstance(row, dict) else ""
         permit_id = row.get("permit_id") if isinstance(row, dict) else None
         with ui.dialog() as dialog, ui.card():
-            ui.label(f"Revoke request {request_id}?")
-            ui.label("An issued permit goes on the charger's revocation list.")
-            reason = ui.textarea("Reason").props("maxlength=500 autofocus")
+            ui.label(_("Revoke request {id}?").format(id=request_id))
+            ui.label(_("An issued permit goes on the charger's revocation list."))
+            reason = ui.textarea(_("Reason")).props("maxlength=500 autofocus")
 
             def close() -> None:  # gone, not hidden: the next row asks anew
                 dialog.close()
@@ -130,15 +138,17 @@ class RequestsTable(PagedTable[RequestQuery]):
 
             async def confirm() -> None:
                 if not (reason.value or "").strip():
-                    ui.notify("Say why, so the driver knows.", type="warning")
+                    ui.notify(_("Say why, so the driver knows."), type="warning")
                     return
                 close()
                 if await self.view.still_signed_in():
                     await self._revoke(request_id, permit_id, reason.value.strip())
 
             with ui.row():
-                ui.button("Revoke", on_click=confirm).props("color=negative").mark("confirm-revoke")
-                ui.button("Cancel", on_click=close).props("flat")
+                ui.button(_("Revoke"), on_click=confirm).props("color=negative").mark(
+                    "confirm-revoke"
+                )
+                ui.button(_("Cancel"), on_click=close).props("flat")
         dialog.open()
 
     async def _revoke(self, request_id: str, permit_id: str | None, reason: str) -> None:
@@ -149,9 +159,9 @@ class RequestsTable(PagedTable[RequestQuery]):
             else:  # approved, its permit not issued yet
                 await revoke(services, manager, request_id, reason)
         except (ServiceError, InvalidTransition) as err:
-            ui.notify(f"Not revoked: {err}", type="warning")
+            ui.notify(_("Not revoked: {error}").format(error=error_words(err)), type="warning")
             return
-        ui.notify(f"Revoked request {request_id}.")
+        ui.notify(_("Revoked request {id}.").format(id=request_id))
         await self.load()
 
 

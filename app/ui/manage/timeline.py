@@ -13,25 +13,26 @@ from starlette.responses import RedirectResponse
 
 from app.domain.model import Status, UsageRequest
 from app.services.timeline import site_timeline
-from app.ui import live
+from app.ui import i18n, live
+from app.ui.i18n import N_, _
 from app.ui.manage import console
 from app.ui.manage.console import Console
 
 PATH = "/manage/timeline"
-DAY_CHOICES = {1: "1 day", 3: "3 days", 7: "7 days", 14: "14 days"}
-SERIES = {  # name: colour
-    "Approved": "#21ba45",
-    "Waiting for a manager": "#f2c037",
-    "Withdrawn, slot still held": "#9e9e9e",  # its permit may still work on the charger
-}
+DAY_CHOICES = {1: N_("1 day"), 3: N_("3 days"), 7: N_("7 days"), 14: N_("14 days")}
+APPROVED = N_("Approved")
+WAITING = N_("Waiting for a manager")
+HELD = N_("Withdrawn, slot still held")  # its permit may still work on the charger
+SERIES = {APPROVED: "#21ba45", WAITING: "#f2c037", HELD: "#9e9e9e"}  # name: colour
 
 
 def series_of(request: UsageRequest) -> str:
+    """The series' English name (its key in SERIES); the chart shows it translated."""
     if request.status is Status.APPROVED:
-        return "Approved"
+        return APPROVED
     if request.status is Status.NEEDS_MANAGER:
-        return "Waiting for a manager"
-    return "Withdrawn, slot still held"
+        return WAITING
+    return HELD
 
 
 # Draws [charger index, start, end] as a bar in the charger's row.
@@ -53,12 +54,14 @@ async def show(view: Console) -> None:
     chart = TimelineChart(view)
     with ui.row().classes("items-end gap-4"):
         view.site_choice(on_change=chart.site_changed)
-        chart.day_input = ui.input("First day", on_change=chart.show.refresh)
+        chart.day_input = ui.input(_("First day"), on_change=chart.show.refresh)
         chart.day_input.props('hint="YYYY-MM-DD"').classes("w-36")
-        chart.days = ui.select(DAY_CHOICES, label="Days", value=1, on_change=chart.show.refresh)
+        chart.days = ui.select(
+            i18n.choices(DAY_CHOICES), label=_("Days"), value=1, on_change=chart.show.refresh
+        )
     chart.site_changed(refresh=False)
     topics = [f"site:{site.id}" for site in view.sites]
-    await live.follow(view.services, topics, lambda _: chart.show.refresh())
+    await live.follow(view.services, topics, lambda events: chart.show.refresh())
     await chart.show()
 
 
@@ -81,7 +84,7 @@ class TimelineChart:
         try:
             first_day = date.fromisoformat((self.day_input.value if self.day_input else "") or "")
         except ValueError:
-            ui.label("Write the first day as YYYY-MM-DD.").classes("text-negative")
+            ui.label(_("Write the first day as YYYY-MM-DD.")).classes("text-negative")
             return
         days = int(self.days.value) if self.days and self.days.value else 1
         timeline = await site_timeline(
@@ -93,7 +96,9 @@ class TimelineChart:
         for name, colour in SERIES.items():
             data = [
                 {
-                    "name": f"{slot.driver_name} · {slot.device_name} · request {slot.request.id}",
+                    "name": _("{driver} · {charger} · request {id}").format(
+                        driver=slot.driver_name, charger=slot.device_name, id=slot.request.id
+                    ),
                     "value": [
                         rows[slot.request.device_id],
                         wall_ms(slot.request.slot.starts_at, zone),
@@ -107,7 +112,7 @@ class TimelineChart:
             series.append(
                 {
                     "type": "custom",
-                    "name": name,
+                    "name": _(name),
                     "itemStyle": {"color": colour},
                     ":renderItem": RENDER_SLOT,
                     "encode": {"x": [1, 2], "y": 0},
@@ -115,7 +120,7 @@ class TimelineChart:
                     "data": data,
                 }
             )
-        ui.label(f"Times in {timeline.site.timezone} time.").classes("text-sm")
+        ui.label(_("Times in {zone} time.").format(zone=timeline.site.timezone)).classes("text-sm")
         height = 80 + 48 * max(1, len(timeline.devices))
         ui.echart(
             {

@@ -8,12 +8,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from app.services.energy import energy_use
-from app.ui import live
+from app.ui import i18n, live
+from app.ui.i18n import N_, _
 from app.ui.manage import console
 from app.ui.manage.console import Console
 
 PATH = "/manage/usage"
-DAY_CHOICES = {7: "7 days", 14: "14 days", 30: "30 days", 90: "90 days"}
+DAY_CHOICES = {7: N_("7 days"), 14: N_("14 days"), 30: N_("30 days"), 90: N_("90 days")}
 
 
 async def page(request: Request) -> RedirectResponse | None:
@@ -24,9 +25,11 @@ async def show(view: Console) -> None:
     charts = UsageCharts(view)
     with ui.row().classes("items-end gap-4"):
         view.site_choice(on_change=charts.show.refresh)
-        charts.days = ui.select(DAY_CHOICES, label="Last", value=14, on_change=charts.show.refresh)
+        charts.days = ui.select(
+            i18n.choices(DAY_CHOICES), label=_("Last"), value=14, on_change=charts.show.refresh
+        )
     topics = [f"site:{site.id}" for site in view.sites]  # a receipt completes a request
-    await live.follow(view.services, topics, lambda _: charts.show.refresh())
+    await live.follow(view.services, topics, lambda events: charts.show.refresh())
     await charts.show()
 
 
@@ -43,7 +46,9 @@ class UsageCharts:
         first_day: date = today - timedelta(days=days - 1)
         use = await energy_use(self.view.services, self.view.manager, site.id, first_day, days)
         ui.label(
-            f"Energy in kWh by the day each session started, {site.timezone} calendar."
+            _("Energy in kWh by the day each session started, {zone} calendar.").format(
+                zone=site.timezone
+            )
         ).classes("text-sm")
         per_day = [
             {
@@ -56,7 +61,7 @@ class UsageCharts:
         ]
         ui.echart(
             {
-                "title": {"text": "Energy per day"},
+                "title": {"text": _("Energy per day")},
                 "tooltip": {"trigger": "axis"},
                 "legend": {"top": 32},
                 "grid": {"top": 72},
@@ -68,10 +73,10 @@ class UsageCharts:
         totals = [round(sum(use.wh[device.id]) / 1000, 3) for device in use.devices]
         ui.echart(
             {
-                "title": {"text": "Energy per charger"},
+                "title": {"text": _("Energy per charger")},
                 "tooltip": {},
                 "xAxis": {"type": "category", "data": [device.name for device in use.devices]},
                 "yAxis": {"type": "value", "name": "kWh"},
-                "series": [{"type": "bar", "name": "Energy", "data": totals}],
+                "series": [{"type": "bar", "name": _("Energy"), "data": totals}],
             }
         ).classes("w-full h-64").mark("energy-per-charger")

@@ -3,10 +3,11 @@
 // else passes through here: the charger's link and the app's own pages go to the network.
 "use strict";
 
-const CACHE = "powerpermit-wallet-v1";
+const CACHE = "powerpermit-wallet-v2";
 const FILES = [
   "/app/wallet",
   "/app/wallet/wallet.css",
+  "/app/wallet/words.js",
   "/app/wallet/held.js",
   "/app/wallet/link.js",
   "/app/wallet/wallet.js",

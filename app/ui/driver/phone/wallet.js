@@ -1,13 +1,42 @@
 // /app/wallet: the permits this phone holds, each with its QR code, from localStorage only.
 // The service worker (sw.js) keeps this page and its files for when there is no network.
+// Its words come from words.js (the server's catalog, every language): the language the
+// driver's pages last spoke on this phone, else the browser's first one the catalog has.
 "use strict";
+
+const WORDS = (function () {
+  const all = window.powerpermitWords || {};
+  const wanted = [localStorage.getItem("powerpermit.language"), ...(navigator.languages || [])];
+  for (const tag of wanted) {
+    const language = (tag || "").split("-")[0].toLowerCase();
+    if (all[language]) {
+      document.documentElement.lang = language;
+      return all[language];
+    }
+  }
+  return all.en || {};
+})();
+
+function words(key, fallback) {
+  return WORDS[key] || fallback;
+}
+
+function translatePage() {
+  for (const element of document.querySelectorAll("[data-words]")) {
+    element.textContent = words(element.dataset.words, element.textContent);
+  }
+  document.title = words("title", "Wallet") + " · PowerPermit";
+}
 
 function answerWords(result) {
   // The same words as the app's page for the answers that matter at the charger.
   const answer = result.answer || {};
-  if (result.ok && answer.accepted) return "The charger accepted the permit.";
-  if (result.status === 0) return "The charger did not answer: are you next to it, on its network?";
-  return "The charger refused the permit (" + (answer.reason || result.status) + ").";
+  if (result.ok && answer.accepted) return words("accepted", "The charger accepted the permit.");
+  if (result.status === 0) {
+    return words("unreachable", "The charger did not answer: are you next to it, on its network?");
+  }
+  const refused = words("refused", "The charger refused the permit ({reason}).");
+  return refused.replace("{reason}", String(answer.reason || result.status));
 }
 
 function permitCard(permit) {
@@ -20,13 +49,13 @@ function permitCard(permit) {
   window_.textContent = permit.window;
   const qr = document.createElement("img");
   qr.src = permit.qr; // an SVG data URI the server made with segno: an image runs no script
-  qr.alt = "Permit QR code";
+  qr.alt = words("qr", "Permit QR code");
   item.append(device, window_, qr);
   if (permit.link) {
     const answer = document.createElement("div");
     answer.className = "answer";
     const send = document.createElement("button");
-    send.textContent = "Send to charger";
+    send.textContent = words("send", "Send to charger");
     send.addEventListener("click", async () => {
       send.disabled = true;
       answer.textContent = answerWords(await powerpermitLink.sendPermit(permit.link, permit.id, permit.text));
@@ -43,4 +72,5 @@ function showPermits() {
   document.getElementById("empty").hidden = held.length > 0;
 }
 
+translatePage();
 showPermits();
