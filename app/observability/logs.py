@@ -15,6 +15,7 @@ from app.observability.request_ids import request_id
 
 # The attributes every LogRecord has: anything else on a record came from `extra=`.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+_STANDARD.add("color_message")  # uvicorn's copy of the message with terminal colours
 FORMATS = ("json", "text")
 
 

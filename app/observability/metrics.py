@@ -10,12 +10,22 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 SCRAPE_REFRESH_TIMEOUT_S = 2.0
 log = logging.getLogger("powerpermit.metrics")
+# No `*_created` series beside every counter and histogram: Prometheus does not need them
+# in the text format, and they double what each scrape carries.
+disable_created_metrics()
 
 Refresh = Callable[[], Awaitable[None]]
 

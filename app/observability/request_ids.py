@@ -21,6 +21,7 @@ HEADER = "x-request-id"
 SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 current: ContextVar[str | None] = ContextVar("request_id", default=None)
 access_log = logging.getLogger("powerpermit.access")
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def request_id() -> str | None:
@@ -69,14 +70,18 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info(
+            path = scope.get("path", "")
+            # Probes and scrapes arrive every few seconds: only their failures are news.
+            quiet = path in PROBES and 200 <= status < 300
+            access_log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s",
                 scope.get("method", "WS"),
-                scope.get("path", ""),
+                path,
                 status,
                 extra={
                     "method": scope.get("method", "WEBSOCKET"),
-                    "path": scope.get("path", ""),
+                    "path": path,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
