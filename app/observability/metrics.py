@@ -25,7 +25,7 @@ SCRAPE_REFRESH_TIMEOUT_S = 2.0
 log = logging.getLogger("powerpermit.metrics")
 # No `*_created` series beside every counter and histogram: Prometheus does not need them
 # in the text format, and they double what each scrape carries.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 Refresh = Callable[[], Awaitable[None]]
 
