@@ -4,7 +4,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -54,8 +54,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return with_request_id(await super().process_result(request, result))
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        """GraphiQL with its assets on this server, not a CDN (app/schema/graphiql.py)."""
-        return HTMLResponse(graphiql.PAGE)
+        """GraphiQL with its assets on this server, not a CDN, gzipped when the browser
+        accepts it (app/schema/graphiql.py)."""
+        return graphiql.page(request)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         user = None
