@@ -8,7 +8,6 @@ real time, whatever clock the services run on.
 import json
 import time
 import uuid
-from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from app.domain.events import UsageRequestChanged
 from app.store import tables as t
+from app.store.prepared import Prepared
 
 Event = UsageRequestChanged
 _outbox = t.event_outbox
@@ -26,7 +26,7 @@ def now_ms() -> int:
 
 
 def encode(event: Event) -> str:
-    return json.dumps(asdict(event), separators=(",", ":"))
+    return json.dumps(vars(event), separators=(",", ":"))
 
 
 def decode(payload: str | bytes) -> Event:
@@ -34,15 +34,25 @@ def decode(payload: str | bytes) -> Event:
     return Event(**fields)
 
 
+# On every state change's path: compiled once, run on the driver's cursor (prepared.py).
+# Through plain Core it cost ~0.3 ms per insert, as much as the rest of an ask on SQLite.
+_INSERT = Prepared(
+    sa.insert(_outbox)
+    .values(
+        event_id=sa.bindparam("event_id"),
+        payload=sa.bindparam("payload"),
+        created_ms=sa.bindparam("created_ms"),
+    )
+    .returning(_outbox.c.seq)
+)
+
+
 def insert(conn: Connection, event: Event) -> Event:
     """Store `event` in the caller's transaction; returns it with its id and sequence."""
     event_id = uuid.uuid4().hex
-    body = {**asdict(event), "id": event_id, "sequence": 0}
-    seq = conn.execute(
-        sa.insert(_outbox)
-        .values(event_id=event_id, payload=json.dumps(body), created_ms=now_ms())
-        .returning(_outbox.c.seq)
-    ).scalar_one()
+    body = {**vars(event), "id": event_id, "sequence": 0}  # vars: asdict deep-copies, ~5x slower
+    payload = json.dumps(body, separators=(",", ":"))
+    seq = _INSERT.scalar(conn, event_id=event_id, payload=payload, created_ms=now_ms())
     return Event(**{**body, "sequence": int(seq)})
 
 
