@@ -5,11 +5,12 @@ log lines written while serving it. A real `powerpermit serve` (JSON logs by def
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.http.live import LiveServer
+from tests.http.live import LiveServer, ServerProcess, free_port
 
 GENERATED = re.compile(r"[0-9a-f]{16}")
 
@@ -96,3 +97,34 @@ async def test_every_line_of_the_log_is_json(live_server: LiveServer) -> None:
     lines = log_lines(live_server)
     assert lines  # start-up lines too, uvicorn's included
     assert any(line["logger"].startswith("uvicorn") for line in lines)
+
+
+async def test_an_unexpected_failure_shows_no_internals_but_its_request_id(
+    tmp_path: Path,
+) -> None:
+    """A store nobody migrated: signing in fails inside the server. The client reads
+    'Unexpected error.' and the request id; the SQL, the driver, the stack and the paths
+    are only in that request's log line."""
+    server = ServerProcess(tmp_path, free_port(), tmp_path / "server.log")
+    server.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(
+                server.url("/graphql"),
+                json={"query": 'mutation { login(login: "a", password: "b") { __typename } }'},
+                headers={"X-Request-ID": "crash-1"},
+            )
+            ready = await client.get(server.url("/readyz"))
+    finally:
+        server.stop()
+    assert response.headers["x-request-id"] == "crash-1"
+    errors = response.json()["errors"]
+    assert [e["message"] for e in errors] == ["Unexpected error."]
+    assert errors[0]["extensions"] == {"requestId": "crash-1"}
+    for internal in ("Traceback", "sqlite", "SELECT", "no such table", ".py", str(tmp_path)):
+        assert internal not in response.text
+    assert ready.status_code == 503 and "migrations" in ready.json()["failed"]
+
+    logged = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    crash = [line for line in logged if line.get("request_id") == "crash-1" and "exception" in line]
+    assert crash and "no such table" in crash[0]["exception"]
