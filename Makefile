@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/cost_breakdown.py
 	$(BIN)/python bench/abuse.py
 	$(BIN)/python bench/link_abuse.py
+	$(BIN)/python bench/outbox_cost.py
+	$(BIN)/python bench/events_cross_process.py
 
 # The README's pictures, from the real-browser test (it saves every step in var/e2e-screenshots/).
 SHOTS := var/e2e-screenshots
