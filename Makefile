@@ -38,6 +38,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/link_abuse.py
 	$(BIN)/python bench/outbox_cost.py
 	$(BIN)/python bench/events_cross_process.py
+	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/fanout.py --processes 2 --subscribers 10000 --rounds 5
 
 # The README's pictures, from the real-browser test (it saves every step in var/e2e-screenshots/).
 SHOTS := var/e2e-screenshots

@@ -238,6 +238,11 @@ class Server(ServerProcess):
         log.close()
         self.wait_healthy()
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
 
 async def graphql(
     client: httpx.AsyncClient, url: str, token: str, query: str, variables: dict[str, Any]
@@ -257,10 +262,36 @@ class Round:
     last_ms: float  # driver's response -> the last subscriber's message
     each_ms: list[float]  # driver's response -> each subscriber's message
     got: int  # subscribers that got it
+    cpu_ms: float  # the servers' CPU time for the round: the request and its fan-out
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes now, MB (/proc; Linux)."""
+    kb = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                kb += int(line.split()[1])
+    return kb / 1024
+
+
+def cpu_ms(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (/proc; Linux)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(
-    url: str, token: str, device: str, clients: Clients, rounds: int, warmups: int = 3
+    url: str,
+    token: str,
+    device: str,
+    clients: Clients,
+    rounds: int,
+    server_pids: list[int],
+    warmups: int = 3,
 ) -> list[Round]:
     """Ask, wait for every subscriber's message, cancel; the first `warmups` rounds are
     retried until all subscribers are registered (there is no subscribe acknowledgement)."""
@@ -270,10 +301,12 @@ async def measure(
     async with httpx.AsyncClient(timeout=60) as client:
         warm = 0
         while len(done) < rounds:
+            cpu_before = cpu_ms(server_pids)
             asked = (await graphql(client, url, token, ASK, {"input": ask}))["requestUsage"]
             answered = time.monotonic()
             assert asked.get("status") == "NEEDS_MANAGER", asked
             arrivals = await asyncio.to_thread(clients.arrivals, asked["id"], 30.0)
+            cpu = cpu_ms(server_pids) - cpu_before
             await graphql(client, url, token, CANCEL, {"id": asked["id"]})
             if warm < warmups:
                 if len(arrivals) == clients.total:
@@ -282,8 +315,9 @@ async def measure(
                     print(f"  warming up: {len(arrivals)} / {clients.total} subscribed")
                 continue
             each = sorted((t - answered) * 1000 for t in arrivals)
-            done.append(Round(each[-1] if each else float("nan"), each, len(arrivals)))
+            done.append(Round(each[-1] if each else float("nan"), each, len(arrivals), cpu))
             await asyncio.sleep(0.1)  # rounds apart: each measures one event alone
+    print(f"  servers' memory with {clients.total} subscribers: {rss_mb(server_pids):.0f} MB")
     return done
 
 
@@ -300,7 +334,9 @@ def report(label: str, rounds: list[Round], subscribers: int) -> float:
     print(
         f"{label:<28} last subscriber p50 {statistics.median(last):7.1f} ms"
         f"  p99 {p99:7.1f} ms   every message p50 {statistics.median(each):7.1f} ms"
-        f"  p99 {percentile(each, 0.99):7.1f} ms   lost {lost} of {subscribers * len(rounds)}"
+        f"  p99 {percentile(each, 0.99):7.1f} ms   server CPU per event"
+        f" {statistics.median(r.cpu_ms for r in rounds):6.1f} ms"
+        f"   lost {lost} of {subscribers * len(rounds)}"
     )
     return p99
 
@@ -346,6 +382,7 @@ def one_process(args: argparse.Namespace) -> None:
                             summary["devices"][0]["id"],
                             clients,
                             args.rounds,
+                            [server.pid],
                         )
                     )
                 finally:
@@ -396,6 +433,7 @@ def two_processes(args: argparse.Namespace) -> None:
                     summary["devices"][0]["id"],
                     clients,
                     args.rounds,
+                    [server.pid for server in servers],
                 )
             )
         finally:

@@ -15,7 +15,7 @@ import asyncio
 import os
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -140,3 +140,15 @@ def loads_of(services: Services) -> EventLoads:
 async def load(services: Services, event: Event) -> Loaded | None:
     """The request of `event`, read once in this process whoever asks."""
     return await loads_of(services).load(services, event)
+
+
+async def visible(services: Services, user: User, events: Iterable[Event]) -> list[Loaded]:
+    """The requests of `events` that `user` may see now, each read once in this process
+    (a burst naming one request twice gives it once, as it is now)."""
+    seen: dict[str, Loaded] = {}
+    for event in events:
+        loaded = await load(services, event)
+        if loaded is not None and loaded.visibility(user) is not None:
+            seen.pop(loaded.request.id, None)
+            seen[loaded.request.id] = loaded  # the newest read of a request wins
+    return list(seen.values())

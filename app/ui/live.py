@@ -5,6 +5,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from nicegui import background_tasks, context
 
+from app.domain.model import UsageRequest, User
+from app.services import fanout
 from app.services.container import Services
 from app.services.events import Event
 
@@ -40,6 +42,27 @@ async def follow(
 
     task = background_tasks.create(listen(), name="follow " + ",".join(topics))
     client.on_delete(lambda: task.cancel())
+
+
+async def follow_requests(
+    services: Services,
+    user: User,
+    topics: Iterable[str],
+    on_requests: Callable[[list[UsageRequest]], Awaitable[None] | None],
+) -> None:
+    """Like `follow`, but hands over the changed requests this person may see, as they are
+    now, and nothing for a burst of other people's: each event's request is read once per
+    process (services/fanout.py) however many pages and subscriptions show it, instead of
+    once per open page."""
+
+    async def changed(events: list[Event]) -> None:
+        seen = await fanout.visible(services, user, events)
+        if seen:
+            result = on_requests([loaded.request for loaded in seen])
+            if inspect.isawaitable(result):
+                await result
+
+    await follow(services, topics, changed)
 
 
 class Newest:
