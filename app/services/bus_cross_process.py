@@ -13,7 +13,7 @@ the network safe to ignore happens here:
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from typing import Protocol
 
@@ -32,7 +32,9 @@ RECONNECT_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # backoff while the listener is down
 class Transport(Protocol):
     """Carries encoded events between processes."""
 
-    async def send(self, payload: str) -> None: ...
+    async def send_many(self, payloads: list[str]) -> None:
+        """Send them all (in one round trip where it can); raises if any may be lost."""
+        ...
 
     def listening(self, received: Callable[[str], None]) -> AbstractAsyncContextManager[None]:
         """Connected and listening while inside; `received` gets every payload sent."""
@@ -45,6 +47,41 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+class GroupSender:
+    """Sends that arrive while one is on its way go together in the next: under a burst of
+    commits one round trip carries many events, instead of each waiting its turn for the
+    one sending connection (PostgreSQL) or taking a pooled connection of its own (Redis)."""
+
+    def __init__(self, send_many: Callable[[list[str]], Awaitable[None]]) -> None:
+        self._send_many = send_many
+        self._waiting: list[tuple[str, asyncio.Future[None]]] = []
+        self._sending: asyncio.Task[None] | None = None
+
+    async def send(self, payload: str) -> None:
+        sent = asyncio.get_running_loop().create_future()
+        self._waiting.append((payload, sent))
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self._send_waiting())
+        await sent
+
+    async def _send_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._send_many([payload for payload, _ in batch])
+            except Exception as err:  # noqa: BLE001 - every sender in the batch hears of it
+                outcome: BaseException | None = err
+            else:
+                outcome = None
+            for _, sent in batch:
+                if sent.done():
+                    continue  # its publisher was cancelled meanwhile
+                if outcome is None:
+                    sent.set_result(None)
+                else:
+                    sent.set_exception(outcome)
+
+
 class CrossProcessBus(InProcessBus):
     """The in-process fan-out (inherited: `subscribe`, `topics`), fed by every process."""
 
@@ -52,6 +89,7 @@ class CrossProcessBus(InProcessBus):
         super().__init__(queue_size)
         self.transport = transport
         self.db = db
+        self._sender = GroupSender(transport.send_many)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._connected = False
         self._started = False
@@ -68,7 +106,7 @@ class CrossProcessBus(InProcessBus):
         fails, so the outbox row stays unpublished and a relay sends it later."""
         await self._deliver(event)
         if self._started:
-            await self.transport.send(outbox.encode(event))
+            await self._sender.send(outbox.encode(event))
 
     def is_connected(self) -> bool:
         return self._connected

@@ -28,20 +28,24 @@ class PostgresTransport:
         self.dsn = asyncpg_dsn(url)
         self.channel = channel
         self._sender: asyncpg.Connection | None = None
-        self._send_lock = asyncio.Lock()
         self._listener: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
 
-    async def send(self, payload: str) -> None:
-        async with self._send_lock:
+    async def send_many(self, payloads: list[str]) -> None:
+        """One statement for the lot (bus_cross_process.GroupSender gathers them)."""
+        try:
             if self._sender is None or self._sender.is_closed():
                 self._sender = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT_S)
-            try:
-                await self._sender.execute("SELECT pg_notify($1, $2)", self.channel, payload)
-            except BaseException:
+            await self._sender.execute(
+                "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                self.channel,
+                payloads,
+            )
+        except BaseException:
+            if self._sender is not None:
                 await _close(self._sender)
-                self._sender = None  # reconnect on the next send
-                raise
+            self._sender = None  # reconnect on the next send
+            raise
 
     @asynccontextmanager
     async def listening(self, received: Callable[[str], None]) -> AsyncIterator[None]:

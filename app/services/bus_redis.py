@@ -27,8 +27,12 @@ class RedisTransport:
         self._sender = redis.Redis.from_url(url)
         self._reader: asyncio.Task[None] | None = None
 
-    async def send(self, payload: str) -> None:
-        await self._sender.publish(self.channel, payload)
+    async def send_many(self, payloads: list[str]) -> None:
+        """One pipelined round trip for the lot (bus_cross_process.GroupSender gathers them)."""
+        async with self._sender.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.publish(self.channel, payload)
+            await pipe.execute()
 
     @asynccontextmanager
     async def listening(self, received: Callable[[str], None]) -> AsyncIterator[None]:

@@ -165,3 +165,15 @@ async def test_is_connected_follows_the_listener(buses: BusPair) -> None:
     await cut_listener(a)
     await until(lambda: not a.is_connected())
     await until(a.is_connected)  # it reconnects by itself
+
+
+async def test_a_burst_of_events_arrives_complete_and_once(buses: BusPair) -> None:
+    """Two hundred commits publishing at once (sent together where the transport can)."""
+    a, b, db = buses
+    events = [await committed(db, str(i)) for i in range(200)]
+    async with b.subscribe(["site:site-1"]) as on_b:
+        await asyncio.gather(*(a.publish(event) for event in events))
+        got = [await asyncio.wait_for(on_b.get(), 10) for _ in events]
+        await asyncio.sleep(QUIET_S)
+        assert on_b.empty()
+    assert sorted(e.sequence for e in got) == [e.sequence for e in events]
