@@ -1,16 +1,23 @@
 """`powerpermit`: serve, migrate, seed-demo."""
 
 import argparse
+import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 
+from app.services.keyring import KeyringError
 from app.settings import Settings
 from app.store.database import DatabaseFileError
 from device.protocol.keys import KeyFileError
+
+if TYPE_CHECKING:
+    from app.services.permit_keys import KeyStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,12 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--force", action="store_true", help="replace what is there")
     seed_cmd = commands.add_parser("seed-demo", help="create the demo site (idempotent)")
     seed_cmd.add_argument("--json", action="store_true", help="print the demo accounts as JSON")
+    keys_cmd = commands.add_parser("keys", help="permit-signing keys: list, rotate, prune")
+    keys_cmd.add_argument("action", choices=["list", "rotate", "prune"])
+    keys_cmd.add_argument("--json", action="store_true", help="print the keys as JSON")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
     try:
         return _run(args, settings)
-    except (KeyFileError, DatabaseFileError) as err:
+    except (KeyFileError, DatabaseFileError, KeyringError) as err:
         print(f"powerpermit: {err}", file=sys.stderr)
         return 2
 
@@ -130,7 +140,56 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 assert isinstance(account, dict)
                 login, password, token = account["login"], account["password"], account["token"]
                 print(f"{key:8} login={login} password={password} token={token}")
+    elif args.command == "keys":
+        keys(settings, args.action, as_json=args.json)
     return 0
+
+
+def keys(settings: Settings, action: str, *, as_json: bool) -> None:
+    """Rotate adds a key and makes it current; prune drops retired keys no permit needs."""
+    from app.services import permit_keys
+    from app.services.container import build_services
+
+    async def change_and_list() -> "list[KeyStatus]":
+        services = build_services(settings)
+        now = datetime.now(UTC)
+        try:
+            if action == "rotate":
+                ring = permit_keys.rotate_keys(services, now)
+                print(f"new current key {ring.current_kid}; {len(ring.entries)} keys published")
+            elif action == "prune":
+                dropped = await permit_keys.prune_keys(services, now)
+                print(f"pruned {', '.join(dropped)}" if dropped else "nothing to prune")
+            return await permit_keys.list_keys(services, now)
+        finally:
+            await services.db.dispose()
+
+    statuses = asyncio.run(change_and_list())
+    if as_json:
+        print(json.dumps([_key_json(s) for s in statuses]))
+        return
+    print(f"{'kid':8} {'created':20} {'current':7} {'retired':20} {'last permit expires':20}")
+    for s in statuses:
+        print(
+            f"{s.kid:8} {_when(s.created):20} {'yes' if s.current else '':7} "
+            f"{_when(s.retired):20} {_when(s.last_permit_expires) or 'no permits':20}"
+            + ("  (prunable)" if s.prunable else "")
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_json(status: "KeyStatus") -> dict[str, object]:
+    return {
+        "kid": status.kid,
+        "created": _when(status.created),
+        "current": status.current,
+        "retired": _when(status.retired) or None,
+        "last_permit_expires": _when(status.last_permit_expires) or None,
+        "prunable": status.prunable,
+    }
 
 
 if __name__ == "__main__":

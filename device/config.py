@@ -5,11 +5,13 @@ DIR/device.json   device id and settings: charger_max_power_w, skew_s, and for t
                   server's, which serves the driver's web app) and link_hosts (the host
                   names it answers to besides IP literals and localhost)
 DIR/device.key    the device's Ed25519 seed (mode 0600); receipts are signed with it
-DIR/trust.json    the server keys the device trusts, as a JWK Set
+DIR/trust.json    the server keys the device trusts, as a JWK Set; its extra member
+                  "sequence" is the last signed trust-list document it took (if any)
 DIR/state.db      the on-device store (device/state.py)
 """
 
 import json
+import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ class DeviceConfig:
     skew_s: int = DEFAULT_SKEW_S
     allowed_origins: tuple[str, ...] = (DEFAULT_ORIGIN,)
     link_hosts: tuple[str, ...] = ()
+    trust_sequence: int | None = None  # of the signed trust-list document it holds
 
     @property
     def db_path(self) -> Path:
@@ -72,16 +75,46 @@ def init_state(state_dir: Path, device_id: str, trust: TrustList) -> DeviceConfi
         settings = {"device_id": device_id, "charger_max_power_w": DEFAULT_MAX_POWER_W}
         settings_path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     SigningKey.load_or_create(state_dir / "device.key")
-    tmp = state_dir / "trust.json.tmp"
-    tmp.write_text(json.dumps(trust.to_jwks(), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(state_dir / "trust.json")
+    # A trust file set by hand keeps the sequence already taken: an older signed document
+    # must not become acceptable again because someone refreshed the file.
+    write_trust(state_dir, trust, _held_sequence(state_dir / "trust.json"))
     return load_config(state_dir)
+
+
+def write_trust(state_dir: Path, trust: TrustList, sequence: int | None) -> None:
+    """Replace trust.json durably: keys and sequence change together or not at all."""
+    document = {**trust.to_jwks(), **({} if sequence is None else {"sequence": sequence})}
+    tmp = state_dir / "trust.json.tmp"
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(document, indent=2) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(state_dir / "trust.json")
+    directory = os.open(state_dir, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power loss
+    finally:
+        os.close(directory)
+
+
+def _held_sequence(path: Path) -> int | None:
+    try:
+        sequence = json.loads(path.read_text(encoding="utf-8")).get("sequence")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
 
 
 def load_config(state_dir: Path) -> DeviceConfig:
     try:
         settings = json.loads((state_dir / "device.json").read_text(encoding="utf-8"))
-        trust = TrustList.from_json((state_dir / "trust.json").read_text(encoding="utf-8"))
+        trust_text = (state_dir / "trust.json").read_text(encoding="utf-8")
+        trust = TrustList.from_json(trust_text)
+        trust_sequence = json.loads(trust_text).get("sequence")
+        if trust_sequence is not None and (
+            not isinstance(trust_sequence, int) or isinstance(trust_sequence, bool)
+        ):
+            raise Malformed("trust.json: sequence must be an integer")
         key_path = state_dir / "device.key"
         if not key_path.exists():
             raise StateError(f"{key_path} is missing")
@@ -99,6 +132,7 @@ def load_config(state_dir: Path) -> DeviceConfig:
         skew_s=int(settings.get("skew_s", DEFAULT_SKEW_S)),
         allowed_origins=_strings(settings, "allowed_origins", (DEFAULT_ORIGIN,)),
         link_hosts=_strings(settings, "link_hosts", ()),
+        trust_sequence=trust_sequence,
     )
 
 

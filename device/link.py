@@ -209,6 +209,7 @@ class LinkHandler(BaseHTTPRequestHandler):
                 "/link/vehicle": self._vehicle,
                 "/link/stop": self._stop,
                 "/link/revocations": self._revocations,
+                "/link/trust": self._trust,
                 "/link/receipts/ack": self._ack,
             }
         )
@@ -264,6 +265,13 @@ class LinkHandler(BaseHTTPRequestHandler):
     def _revocations(self) -> tuple[int, Any]:
         token = self._text_field("revocations", '{"revocations": "<base64url token>"}')
         result = self.server.charger.apply_revocations(token)
+        if result["accepted"]:
+            return 200, result
+        return _STATUS.get(result["reason"], 403), result
+
+    def _trust(self) -> tuple[int, Any]:
+        token = self._text_field("trust", '{"trust": "<base64url token>"}')
+        result = self.server.charger.apply_trust_update(token)
         if result["accepted"]:
             return 200, result
         return _STATUS.get(result["reason"], 403), result

@@ -18,12 +18,12 @@ from typing import Any
 
 from device.battery import Battery
 from device.clock import Clock, TrustedTime, iso
-from device.config import DeviceConfig
+from device.config import DeviceConfig, write_trust
 from device.protocol import cbor
 from device.protocol.acknowledgement import MAX_ACK_SIZE, read_acknowledgement
 from device.protocol.cose import decode_sign1
 from device.protocol.errors import ProtocolError, Superseded
-from device.protocol.keys import b64url
+from device.protocol.keys import b64url, key_id
 from device.protocol.permit import MAX_PERMIT_SIZE, PermitClaims
 from device.protocol.receipt import Receipt, encode_receipt
 from device.protocol.revocation import (
@@ -32,6 +32,7 @@ from device.protocol.revocation import (
     encode_confirmation,
     read_revocation_list,
 )
+from device.protocol.trust_update import MAX_TRUST_DOCUMENT_SIZE, read_trust_document
 from device.relay import RelayController, RelayState, Session, Stop
 from device.state import Store, StoredSession
 from device.verifier import Decision, evaluate, unwrap
@@ -108,6 +109,8 @@ class Charger:
                 **self._state_fields(),
                 "trusted_time": iso(self._t),
                 "revocation_sequence": self._store.get("revocation_sequence"),
+                "trust_sequence": self.config.trust_sequence,
+                "trusted_keys": [b64url(key_id(k)) for k in self.config.trust],
                 "active_permit": None if session is None else _session_json(session),
                 "vehicle": None if self._battery is None else self._battery.to_json(),
                 "power_w": self._relay.power_w(self._battery) if self.relay_closed else 0.0,
@@ -223,6 +226,40 @@ class Charger:
             )
             token = encode_confirmation(confirmed, self.config.key)
             return {**result, "confirmation": b64url(token)}
+
+    def apply_trust_update(self, data: bytes) -> dict[str, Any]:
+        """Take a server-signed trust-list document: its keys replace the trust list.
+
+        Only a key trusted now may sign it, only for this device, only with a higher sequence
+        than the one held; anything else is refused with its reason and changes nothing. The
+        new list is on disk (keys and sequence in one atomic file) before it is used."""
+        with self._lock:
+            self._step()
+            try:
+                raw = unwrap(data, max_bytes=MAX_TRUST_DOCUMENT_SIZE)
+                document = read_trust_document(
+                    raw, self.config.trust, device_id=self.config.device_id
+                )
+                held = self.config.trust_sequence
+                if held is not None and document.sequence <= held:
+                    raise Superseded(f"holding trust-list sequence {held} already")
+            except ProtocolError as err:
+                refused = Decision.refused(err).to_json()
+                self._log({"event": "trust_refused", **refused})
+                return refused
+            self._time.raise_to(document.issued_at)
+            write_trust(self.config.state_dir, document.trust, document.sequence)
+            self.config = replace(
+                self.config, trust=document.trust, trust_sequence=document.sequence
+            )
+            result = {
+                "accepted": True,
+                "sequence": document.sequence,
+                "trusted_keys": [b64url(key_id(k)) for k in document.keys],
+            }
+            self._log({"event": "trust", **result})
+            self._step()
+            return result
 
     def ack_receipts(self, data: bytes) -> int:
         """Delete the receipts a server-signed acknowledgement names; how many went.

@@ -183,3 +183,4 @@ class Permit:
     revoked_at: datetime | None = None
     revoked_in_sequence: int | None = None  # the first revocation list of its device to name it
     revocation_confirmed_at: datetime | None = None  # the device confirmed holding that list
+    kid: str | None = None  # the server key that signed it (base64url); None: before rotation

@@ -9,9 +9,9 @@ from strawberry.types import Info
 from app.schema.context import Context
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import Device, Me, RequestStatus, UsageRequest
-from app.services import devices, permits, queries
+from app.services import devices, permit_keys, permits, queries
 from app.services.errors import NotFound as NotFoundError
-from device.protocol.keys import b64url
+from device.protocol.keys import b64url, key_id
 
 
 @strawberry.type
@@ -37,6 +37,17 @@ class RevocationList:
     device_id: strawberry.ID
     sequence: int
     permit_ids: list[strawberry.ID]
+    token: str = strawberry.field(description="base64url of the COSE_Sign1 bytes")
+
+
+@strawberry.type(
+    description="The server's signed list of permit keys for one device: carry it to the "
+    "device's local link (POST /link/trust) after a key rotation."
+)
+class TrustList:
+    device_id: strawberry.ID
+    sequence: int = strawberry.field(description="The device takes only a higher one.")
+    kids: list[str] = strawberry.field(description="The key ids it names (base64url).")
     token: str = strawberry.field(description="base64url of the COSE_Sign1 bytes")
 
 
@@ -128,5 +139,22 @@ class Query:
             device_id=device_id,
             sequence=signed.sequence,
             permit_ids=[strawberry.ID(p) for p in signed.permit_ids],
+            token=b64url(signed.token),
+        )
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def trust_list(
+        self, info: Info[Context, None], device_id: strawberry.ID
+    ) -> TrustList | None:
+        user = info.context.user
+        assert user is not None
+        try:
+            signed = await permit_keys.trust_list(info.context.services, user, str(device_id))
+        except NotFoundError:
+            return None
+        return TrustList(
+            device_id=device_id,
+            sequence=signed.document.sequence,
+            kids=[b64url(key_id(k)) for k in signed.document.keys],
             token=b64url(signed.token),
         )

@@ -16,7 +16,6 @@ from app.services.signer import PermitSigner
 from app.services.token_cache import TokenCache
 from app.settings import Settings
 from app.store.database import Database, is_sqlite
-from device.protocol import SigningKey
 
 
 def utc_now() -> datetime:
@@ -71,8 +70,9 @@ def build_bus(settings: Settings, db: Database) -> EventBus:
 
 
 def build_services(settings: Settings) -> Services:
-    key = SigningKey.load_or_create(settings.signing_key_path)
+    # The keyring in the data directory, re-read whenever `powerpermit keys` changes it.
+    signer = PermitSigner.from_directory(settings.signing_key_path.parent, settings.issuer)
     db = Database(settings.database_url)
     bus = build_bus(settings, db)
     relay = OutboxRelay(db, bus, die_before_publish=settings.die_before_publish)
-    return Services(db=db, signer=PermitSigner(key, settings.issuer), bus=bus, relay=relay)
+    return Services(db=db, signer=signer, bus=bus, relay=relay)

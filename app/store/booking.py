@@ -206,6 +206,7 @@ def permit_row(permit: Permit) -> dict[str, Any]:
         "revoked_at": _epoch_or_none(permit.revoked_at),
         "revoked_in_sequence": permit.revoked_in_sequence,
         "revocation_confirmed_at": _epoch_or_none(permit.revocation_confirmed_at),
+        "kid": permit.kid,
     }
 
 

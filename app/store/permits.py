@@ -26,6 +26,7 @@ def permit_from_row(row: RowMapping) -> Permit:
         revoked_at=row["revoked_at"],
         revoked_in_sequence=row["revoked_in_sequence"],
         revocation_confirmed_at=row["revocation_confirmed_at"],
+        kid=row["kid"],
     )
 
 
@@ -59,6 +60,19 @@ class Permits:
             table.c.expires_at > since,
         )
         return sorted(self.conn.execute(query).scalars())
+
+    def last_expiry(self, kid: str, *, with_unrecorded: bool = False) -> datetime | None:
+        """When the last permit `kid` signed expires (None: it signed none). With
+        `with_unrecorded`, permits from before kids were recorded count too (the first key's).
+        """
+        table = t.permits
+        signed_by = table.c.kid == kid
+        if with_unrecorded:
+            signed_by = sa.or_(signed_by, table.c.kid.is_(None))
+        last: datetime | None = self.conn.execute(
+            sa.select(sa.func.max(table.c.expires_at)).where(signed_by)
+        ).scalar()
+        return last
 
     def unconfirmed_through(self, device_id: str, sequence: int) -> list[Permit]:
         """Revoked permits of a device first named by list `sequence` or an earlier one,

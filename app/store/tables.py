@@ -167,6 +167,10 @@ permits = sa.Table(
     sa.Column("revoked_at", EpochSeconds, nullable=True),
     sa.Column("revoked_in_sequence", sa.Integer, nullable=True),
     sa.Column("revocation_confirmed_at", EpochSeconds, nullable=True),
+    # The server key that signed it (migration 0010); NULL for permits signed before key
+    # rotation existed, all by the first key. `keys prune` reads the last expiry per kid.
+    sa.Column("kid", sa.String(16), nullable=True),
+    sa.Index("ix_permits_kid_expires", "kid", "expires_at"),
 )
 
 receipts = sa.Table(
