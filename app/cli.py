@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,11 +74,12 @@ def backup_or_restore(args: argparse.Namespace, settings: Settings) -> int:
     """SQLite only (app/store/backup.py); for PostgreSQL it prints the pg_dump path."""
     from alembic.script import ScriptDirectory
 
-    from app.store.backup import BackupError, backup, restore
+    from app.store.backup import BACKUP_NICENESS, BackupError, backup, restore
 
     path = Path(args.path)
     try:
         if args.command == "backup":
+            os.nice(BACKUP_NICENESS)  # background work: the server's answers come first
             backup(settings.database_url, path, force=args.force)
             return 0
         copied = restore(settings.database_url, path, force=args.force)
