@@ -51,15 +51,20 @@ def use(client: Client, language: str) -> None:
     _spoken[client] = language if language in CATALOGS else DEFAULT
 
 
-def current() -> str:
-    """The language of the page being built or handled; English outside any page."""
+def page_client() -> Client | None:
+    """The client whose page is being built or handled, if any."""
     for slot in reversed(Slot.get_stack()):
         try:
-            client = slot.parent.client
+            return slot.parent.client
         except RuntimeError:  # a handler still inside an element it deleted (a closed dialog)
             continue
-        return _spoken.get(client, DEFAULT)
-    return DEFAULT
+    return None
+
+
+def current() -> str:
+    """The language of the page being built or handled; English outside any page."""
+    client = page_client()
+    return DEFAULT if client is None else _spoken.get(client, DEFAULT)
 
 
 def translate(message: str, language: str) -> str:

@@ -7,7 +7,7 @@ English. The choice is made once per page build, for that page's client only.
 
 import json
 
-from nicegui import app, context, ui
+from nicegui import app, ui
 
 from app.domain.model import User
 from app.services.container import Services
@@ -41,7 +41,9 @@ def from_header(accept_language: str | None) -> str | None:
 
 async def settle(services: Services, user: User | None) -> str:
     """Picks the language of the page being built, for its client alone."""
-    client = context.client
+    client = i18n.page_client()
+    if client is None:
+        return i18n.DEFAULT
     chosen = await language_of(services, user) if user is not None else None
     if chosen not in LANGUAGES:
         stored = app.storage.user.get(BROWSER_KEY)

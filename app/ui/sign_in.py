@@ -23,7 +23,7 @@ PLAIN = re.compile(r"[A-Za-z0-9/_.~%?&=+,:;@!*'()$-]*")
 def redirect(request: Request) -> RedirectResponse:
     """To sign-in, which comes back here (path and query) afterwards."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/sign-in?next={quote(here, safe='')}", status_code=303)
+    return RedirectResponse(f"/sign-in?next={quote(here, safe='/')}", status_code=303)
 
 
 def destination(next: str | None) -> str:

@@ -1,6 +1,7 @@
 """The pages speak English or Japanese: the browser's language until the user picks one,
 then the user's pick in every browser; one person's language never reaches another's page."""
 
+import asyncio
 from typing import Any
 
 from nicegui import ui
@@ -32,6 +33,20 @@ async def sign_in_in_japanese(user: User, login: str, password: str, path: str) 
 async def choose_language(user: User, name: str) -> None:
     user.find(marker="language").click()  # opens the choice
     user.find(name).click()
+
+
+async def sees_on_reopening(user: User, path: str, words: str) -> None:
+    """The switch reloads the page, but NiceGUI's simulation has one ui.navigate for all
+    simulated people (whichever was last busy): with several people on pages, the test opens
+    the page again itself, until the switch's change has been stored."""
+    for _ in range(SLOW):
+        await user.open(path)
+        try:
+            await user.should_see(words, retries=1)
+            return
+        except AssertionError:
+            await asyncio.sleep(0.1)
+    await user.should_see(words)
 
 
 async def test_a_browser_asking_for_japanese_gets_japanese_pages(
@@ -71,14 +86,14 @@ async def test_an_english_browser_gets_english_and_a_wrong_password_says_so_in_j
 async def test_a_users_language_follows_them_to_another_browser_and_no_one_else(
     person: Person, demo: dict[str, Any]
 ) -> None:
+    uma = person()
+    await sign_in(uma, demo["user2"]["login"], demo["user2"]["password"], "/app")
     udo_phone = person()
     await sign_in(udo_phone, demo["user"]["login"], demo["user"]["password"], "/app")
     await udo_phone.should_see("Start time", retries=SLOW)
-    uma = person()
-    await sign_in(uma, demo["user2"]["login"], demo["user2"]["password"], "/app")
 
     await choose_language(udo_phone, "日本語")
-    await udo_phone.should_see("開始時刻", retries=SLOW)  # the page reloads in Japanese
+    await sees_on_reopening(udo_phone, "/app", "開始時刻")
 
     udo_laptop = person()  # another browser, English by its own settings
     await sign_in(udo_laptop, demo["user"]["login"], demo["user"]["password"], "/app")
@@ -90,7 +105,7 @@ async def test_a_users_language_follows_them_to_another_browser_and_no_one_else(
     await uma.should_not_see("開始時刻")
 
     await choose_language(udo_laptop, "English")
-    await udo_laptop.should_see("Start time", retries=SLOW)
+    await sees_on_reopening(udo_laptop, "/app", "Start time")
     await udo_phone.open("/app")
     await udo_phone.should_see("Start time", retries=SLOW)
 
