@@ -4,8 +4,11 @@ batches, off the request path, by one process at a time.
 A store that was down for a while can hold a large backlog: with 1,000,000 requests of
 which ~150,000 were overdue, one transaction for all of them kept the server from
 answering anything (its first /healthz came 49 s after start). Here each transaction
-handles at most SWEEP_BATCH rows, and the sweep rests between batches for as long as the
-batch took, so requests keep being served while a backlog drains (bench/sweep_backlog.py).
+handles at most SWEEP_BATCH rows, and on SQLite fewer, as many as fit in BATCH_BUDGET_S:
+there a batch's statements run on the event loop itself (app/store/database.py), and 200
+rows took it 40-300 ms depending on the machine's load, while every request waited.
+Between batches the sweep rests as long as the batch took, so requests keep being served
+while a backlog drains (bench/sweep_backlog.py).
 
 Several `powerpermit serve` processes share one PostgreSQL: an advisory lock lets one of
 them sweep while the others skip the round, and the rows of a batch are taken with
@@ -16,14 +19,21 @@ moment neither waits for the sweep nor is overwritten by it.
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+from sqlalchemy.engine import Connection
+
+from app.domain.model import UsageRequest
 from app.services.container import Services
-from app.services.usage import ISSUE_BATCH, expire_overdue, issue_due_permits
+from app.services.publishing import write_then_publish
+from app.services.usage import ISSUE_BATCH, expire_due, issue_due
 
 log = logging.getLogger("powerpermit.sweeper")
 
-SWEEP_BATCH = 200  # rows per transaction: bounds how long one batch holds the loop and locks
+SWEEP_BATCH = 200  # rows per transaction at most: bounds how long one batch holds its locks
+BATCH_BUDGET_S = 0.005  # per batch on SQLite: about a quiet request's p99
 INTERVAL_S = 30.0  # between rounds once nothing is left
 SWEEP_LOCK = 0x5050_5357  # the advisory lock key of "the sweep" ("PPSW"), fixed across versions
 
@@ -45,23 +55,24 @@ async def sweep(services: Services, batch: int = SWEEP_BATCH) -> Swept:
         if not mine:
             return Swept(ran=False)
         swept = Swept()
+        pace = _Pace(batch, services.db.works_on_loop)
         while True:
-            started = time.perf_counter()
-            done = await expire_overdue(services, limit=batch)
+            size, now = pace.size, services.clock()
+            done = await pace.run(services, partial(expire_due, now=now, limit=size))
             swept.expired += done
             swept.batches += 1
-            if done < batch:
+            if done < size:
                 break
-            await _rest(started)
-        issue_batch = min(batch, ISSUE_BATCH)
+            await pace.rest()
+        pace = _Pace(min(batch, ISSUE_BATCH), services.db.works_on_loop)
         while True:
-            started = time.perf_counter()
-            done = await issue_due_permits(services, limit=issue_batch)
+            size, now = pace.size, services.clock()
+            done = await pace.run(services, partial(issue_due, services, now=now, limit=size))
             swept.issued += done
             swept.batches += 1
-            if done < issue_batch:
+            if done < size:
                 break
-            await _rest(started)
+            await pace.rest()
         return swept
 
 
@@ -82,7 +93,39 @@ async def sweep_forever(services: Services, interval: float = INTERVAL_S) -> Non
         await asyncio.sleep(interval)
 
 
-async def _rest(started: float) -> None:
-    """Rest as long as the batch took: the sweep gets at most about half of the loop (on
-    SQLite a batch's statements run on it) and requests waiting in line go first."""
-    await asyncio.sleep(time.perf_counter() - started)
+class _Pace:
+    """Batch sizes and the rest after each batch. Where a batch's statements run on the
+    event loop, sizes keep them within BATCH_BUDGET_S (halved when a batch ran over,
+    doubled back up to `most` when one took under half); elsewhere a batch mostly waits
+    for the database server, which holds up no request, and keeps `most`."""
+
+    def __init__(self, most: int, on_loop: bool) -> None:
+        self.most = self.size = most
+        self.on_loop = on_loop
+        self.took = 0.0
+
+    async def run(
+        self, services: Services, body: Callable[[Connection], list[UsageRequest]]
+    ) -> int:
+        """One batch as one transaction, its events published after the commit."""
+
+        def work(conn: Connection) -> list[UsageRequest]:
+            # The statements alone: on SQLite the commit's fsync runs off the loop.
+            started = time.perf_counter()
+            try:
+                return body(conn)
+            finally:
+                self.took = time.perf_counter() - started
+
+        changed: list[UsageRequest] = await write_then_publish(services, work, lambda rows: rows)
+        done = len(changed)
+        if self.on_loop and self.took > BATCH_BUDGET_S:
+            self.size = max(1, self.size // 2)
+        elif self.took < BATCH_BUDGET_S / 2:
+            self.size = min(self.most, self.size * 2)
+        return done
+
+    async def rest(self) -> None:
+        """As long as the batch's statements took: the sweep gets at most about half of the
+        loop, and requests waiting in line go first."""
+        await asyncio.sleep(self.took)

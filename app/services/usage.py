@@ -202,20 +202,27 @@ async def issue_due_permits(services: Services, limit: int = ISSUE_BATCH) -> int
     now = services.clock()
 
     def work(conn: Connection) -> list[UsageRequest]:
-        requests = UsageRequests(conn)
-        issued = []
-        for request_id in requests.awaiting_permit(now + PERMIT_LEAD, now, limit):
-            # Re-read under the row lock: a driver may have collected or cancelled it since.
-            request = requests.get(request_id, for_update=True)
-            if request is None or request.status is not Status.APPROVED or request.permit_id:
-                continue
-            done = _issue_and_audit(services, conn, request, now, actor_id=None)
-            if done is not None:
-                issued.append(done[0])
-        return issued
+        return issue_due(services, conn, now, limit)
 
     issued = await write_then_publish(services, work, lambda done: done)
     return len(issued)
+
+
+def issue_due(
+    services: Services, conn: Connection, now: datetime, limit: int
+) -> list[UsageRequest]:
+    """`issue_due_permits`' transaction (the sweeper times it: app/services/sweeper.py)."""
+    requests = UsageRequests(conn)
+    issued = []
+    for request_id in requests.awaiting_permit(now + PERMIT_LEAD, now, limit):
+        # Re-read under the row lock: a driver may have collected or cancelled it since.
+        request = requests.get(request_id, for_update=True)
+        if request is None or request.status is not Status.APPROVED or request.permit_id:
+            continue
+        done = _issue_and_audit(services, conn, request, now, actor_id=None)
+        if done is not None:
+            issued.append(done[0])
+    return issued
 
 
 async def expire_overdue(services: Services, limit: int | None = None) -> int:
@@ -226,17 +233,22 @@ async def expire_overdue(services: Services, limit: int | None = None) -> int:
     now = services.clock()
 
     def work(conn: Connection) -> list[UsageRequest]:
-        changed = []
-        for before in UsageRequests(conn).overdue(now, limit):
-            if before.status in SLOT_HOLDING:
-                after, action = before.moved_to(Status.EXPIRED), "expire"
-            else:
-                after, action = replace(before, revocation_pending=False), "release_slot"
-            changed.append(save_request(conn, before, after, at=now, actor_id=None, action=action))
-        return changed
+        return expire_due(conn, now, limit)
 
     expired = await write_then_publish(services, work, lambda done: done)
     return len(expired)
+
+
+def expire_due(conn: Connection, now: datetime, limit: int | None) -> list[UsageRequest]:
+    """`expire_overdue`'s transaction (the sweeper times it: app/services/sweeper.py)."""
+    changed = []
+    for before in UsageRequests(conn).overdue(now, limit):
+        if before.status in SLOT_HOLDING:
+            after, action = before.moved_to(Status.EXPIRED), "expire"
+        else:
+            after, action = replace(before, revocation_pending=False), "release_slot"
+        changed.append(save_request(conn, before, after, at=now, actor_id=None, action=action))
+    return changed
 
 
 def _issue_if_due(

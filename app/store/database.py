@@ -120,6 +120,12 @@ class Database:
             self._async_engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
 
     @property
+    def works_on_loop(self) -> bool:
+        """Whether a transaction's statements run on the event loop (SQLite, see above):
+        there, how long one takes is how long every request waits."""
+        return self._sqlite
+
+    @property
     def engine(self) -> Engine:
         """A synchronous engine for tools and tests (statement counting, seeding)."""
         if self._engine is not None:
