@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--clock", choices=("real", "sim"), default="real")
     run_cmd.add_argument("--speed", type=float, default=1.0, help="sim clock: seconds per second")
     run_cmd.add_argument(
+        "--clock-offset-file",
+        type=Path,
+        default=None,
+        help="tests and demos: run the clock ahead by the seconds written in this file "
+        "(re-read when it changes; forward only)",
+    )
+    run_cmd.add_argument(
         "--origin",
         action="append",
         default=[],
@@ -148,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         port=args.port,
         clock_kind=args.clock,
         speed=args.speed,
+        clock_offset_file=args.clock_offset_file,
         origins=tuple(args.origin),
         link_hosts=tuple(args.link_host),
         tick_s=args.tick,

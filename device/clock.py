@@ -8,9 +8,11 @@ device verified. After a restart there is no monotonic continuity: the persisted
 floor, exactly the DESIGN.md rule.
 """
 
+import math
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 
@@ -73,6 +75,46 @@ class ManualClock:
     def set_wall(self, wall: float) -> None:
         with self._lock:
             self._wall = wall
+
+
+class OffsetClock:
+    """Another clock moved ahead by the seconds written in a local file, so a test or a demo
+    can make a window end now (`powerpermit-device run --clock-offset-file PATH`).
+
+    Off unless that option names a file; only someone who can write files on the charger
+    can set it, as they could set its wall clock, and nothing on the local link can. The
+    file holds one number of seconds, re-read whenever it changes; no file leaves the offset
+    as it was (0 at first), and a value that is not a finite number or would move time back
+    is ignored."""
+
+    def __init__(self, inner: Clock, path: Path) -> None:
+        self._inner, self._path = inner, path
+        self._seen: tuple[int, int] | None = None
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def wall(self) -> float:
+        return self._inner.wall() + self.offset()
+
+    def monotonic(self) -> float:
+        return self._inner.monotonic() + self.offset()
+
+    def offset(self) -> float:
+        try:
+            status = self._path.stat()
+        except OSError:
+            return self._offset
+        seen = (status.st_mtime_ns, status.st_size)
+        with self._lock:
+            if seen != self._seen:
+                self._seen = seen
+                try:
+                    value = float(self._path.read_text(encoding="ascii").strip() or "0")
+                except (OSError, ValueError, UnicodeDecodeError):
+                    value = self._offset
+                if math.isfinite(value) and value >= self._offset:
+                    self._offset = value
+            return self._offset
 
 
 class TrustedTime:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from device.clock import Clock, RealClock, SimClock
+from device.clock import Clock, OffsetClock, RealClock, SimClock
 from device.config import DeviceConfig, StateError
 from device.link import LinkServer
 from device.runtime import Charger
@@ -62,6 +62,7 @@ def run(
     port: int,
     clock_kind: str,
     speed: float,
+    clock_offset_file: Path | None = None,
     origins: tuple[str, ...] = (),
     link_hosts: tuple[str, ...] = (),
     tick_s: float = 0.5,
@@ -73,6 +74,8 @@ def run(
         if clock_kind == "sim":
             start = max(time.time(), float(store.get("trusted_time", 0.0)))
             clock = SimClock(start, speed)
+        if clock_offset_file is not None:  # tests and demos only: see OffsetClock
+            clock = OffsetClock(clock, clock_offset_file)
         charger = Charger(config, store, clock, emit)
         server = LinkServer(
             charger,

@@ -16,16 +16,19 @@ STARTUP_TIMEOUT_S = 30.0
 
 
 class ChargerProcess:
-    """`powerpermit-device run` whose link lets pages from `origin` use it."""
+    """`powerpermit-device run` whose link lets pages from `origin` use it, with a clock the
+    test can move ahead (`jump_to`)."""
 
     def __init__(self, state: Path, origin: str, log_path: Path) -> None:
         self.state, self.origin, self.log_path = state, origin, log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.clock_offset = log_path.with_name("charger-clock-offset")
 
     def start(self) -> None:
         command = [sys.executable, "-m", "device.cli", "run", "--state", str(self.state)]
         command += ["--port", "0", "--origin", self.origin]
+        command += ["--clock-offset-file", str(self.clock_offset)]
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         self.url = self._wait_listening()
@@ -51,6 +54,13 @@ class ChargerProcess:
     def plug(self, **vehicle: Any) -> httpx.Response:
         """The vehicle's plug: hardware, so set from this machine (loopback), with no Origin."""
         return httpx.post(f"{self.url}/link/vehicle", json={"plugged": True, **vehicle}, timeout=10)
+
+    def jump_to(self, moment: float) -> None:
+        """Move the charger's clock ahead to `moment` (seconds since the epoch): the
+        simulated time a test would otherwise wait for, such as a window's end."""
+        written = self.clock_offset.with_suffix(".new")
+        written.write_text(f"{max(0.0, moment - time.time()):.3f}\n")
+        written.replace(self.clock_offset)  # the charger reads a whole number, never half
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

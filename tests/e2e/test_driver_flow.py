@@ -11,9 +11,15 @@ Steps, each screenshotted into var/e2e-screenshots/ (numbered in order):
    context offline;
 7. Send to charger: the page's own JavaScript posts the permit to the charger's local link;
    the charger's /link/info shows it; a vehicle is plugged (loopback) and the relay closes;
-8. Stop charging: the charger signs a receipt; Sync with charger uploads it and hands the
-   server's acknowledgement back, so the charger lets go of it;
-9. the manager's usage chart shows the energy of that receipt.
+8. the window ends on the charger's simulated clock (`run --clock-offset-file`: the test
+   moves it to the window's end rather than wait 3 h): the relay opens by itself, and the
+   charger signs a receipt for the energy it metered up to the window's end;
+9. Sync with charger uploads the receipt and hands the server's acknowledgement back, so
+   the charger lets go of it; the request reads Completed;
+10. the manager's usage chart shows the energy of that receipt.
+
+The server's clock stays real: it takes the charger's word for when the window ended (the
+signed receipt's times), so only the charger's clock needs to move.
 
 Every other host is blocked; the guard fixture fails the test if a page asked for one.
 """
@@ -31,6 +37,7 @@ import zxingcpp
 from PIL import Image, ImageOps
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from device.clock import parse_iso
 from device.protocol.keys import TrustList
 from device.verifier import Decision, evaluate
 from tests.e2e.browser import DESKTOP, PHONE, Guard
@@ -41,6 +48,7 @@ TIMEZONE = "Europe/Berlin"  # the demo site's
 CHARGER_NAME = "Bay 1 · Riverside Depot"
 NEEDS_MANAGER = "3 h"  # over the demo site's automatic approval (up to 2 h)
 CHARGED_WH = 10.0
+VEHICLE_W = 11_000  # the simulated vehicle's maximum, under the charger's (demo: 11 kW)
 
 
 def test_a_driver_gets_a_managers_approval_and_charges(
@@ -107,14 +115,21 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         assert plugged.status_code == 200, plugged.text
         assert wait_for(stack, lambda info: info["relay"] == "closed")["power_w"] > 0
 
-        # Enough energy to see on the manager's chart (~3 s at the vehicle's 11 kW).
-        charging = wait_for(stack, lambda info: info["active_permit"]["energy_wh"] >= CHARGED_WH)
-        assert charging["active_permit"]["energy_wh"] >= CHARGED_WH
-        # Stopping ends the session: the charger signs a receipt and keeps it until synced.
-        driver.get_by_role("button", name="Stop charging").click()
-        expect(driver.get_by_text("Charging stopped.")).to_be_visible(timeout=DEADLINE_MS)
-        stopped = wait_for(stack, lambda info: info["unsent_receipts"] == 1)
-        assert stopped["relay"] == "open" and stopped["energy_total_wh"] > 0
+        charging = wait_for(stack, lambda info: info["active_permit"]["energy_wh"] > 0)
+        assert charging["relay"] == "closed"
+
+        # The window ends: the charger's clock moves to its end, the relay opens by itself,
+        # and the charger signs a receipt, which it keeps until a phone syncs it.
+        window_end = parse_iso(charging["active_permit"]["expires_at"])
+        jumped_at = time.time()
+        stack.charger.jump_to(window_end + 1)
+        ended = wait_for(stack, lambda info: info["unsent_receipts"] == 1)
+        assert ended["relay"] == "open" and ended["active_permit"] is None
+        last = ended["last_stop"]
+        assert last["reason"] == "window_end" and parse_iso(last["at"]) == window_end
+        # Metered at the vehicle's 11 kW through the simulated hours, up to the window's end.
+        assert last["energy_wh"] >= VEHICLE_W * (window_end - jumped_at) / 3600 >= CHARGED_WH
+        show_charger(driver_context, stack, screenshots, "09-driver-window-ended")
 
         driver.get_by_role("button", name="Sync with charger").click()
         expect(driver.get_by_text(re.compile(r"^1 receipt uploaded"))).to_be_visible(
@@ -123,6 +138,8 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         shoot(driver, screenshots, "10-driver-synced")
         # The server's acknowledgement went back through the page: the charger let go.
         assert wait_for(stack, lambda info: info["unsent_receipts"] == 0)["unsent_receipts"] == 0
+        finished = driver.locator(".q-card").get_by_text("Completed", exact=True)
+        expect(finished).to_be_visible(timeout=DEADLINE_MS)
 
         # The receipt's energy on the manager's usage chart.
         manager.goto(f"{stack.base_url}/manage/usage")
@@ -210,6 +227,17 @@ def charted_kwh(page: Page, charger: str) -> float:
         timeout=DEADLINE_MS,
     )
     return float(found.json_value())
+
+
+def show_charger(context: BrowserContext, stack: Stack, folder: Path, name: str) -> None:
+    """A picture of what the charger says of itself (its /link/info, as a browser shows it)."""
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.charger.url}/link/info")
+        expect(page.get_by_text('"window_end"')).to_be_visible(timeout=DEADLINE_MS)
+        shoot(page, folder, name)
+    finally:
+        page.close()
 
 
 def wallet_offline(context: BrowserContext, stack: Stack, folder: Path) -> None:
