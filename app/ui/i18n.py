@@ -11,6 +11,7 @@ being handled (NiceGUI's slot stack says which), so a page, its click handlers a
 live updates all speak the language chosen when the page was built.
 """
 
+import copy
 import gettext
 import io
 import weakref
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from nicegui import Client
+from nicegui.language import Language
 from nicegui.slot import Slot
 
 from app.services.preferences import LANGUAGES
@@ -29,6 +31,7 @@ DOMAIN = "messages"
 DEFAULT = LANGUAGES[0]  # the message ids' own language
 Key = TypeVar("Key")
 NAMES = {"en": "English", "ja": "日本語"}  # each in its own language, as a switch shows them
+QUASAR: dict[str, Language] = {"en": "en-US", "ja": "ja"}  # Quasar's language packs
 
 
 def _compiled(language: str) -> gettext.NullTranslations:
@@ -47,8 +50,16 @@ _spoken: "weakref.WeakKeyDictionary[Client, str]" = weakref.WeakKeyDictionary()
 
 
 def use(client: Client, language: str) -> None:
-    """From now on, this client's page speaks `language`."""
-    _spoken[client] = language if language in CATALOGS else DEFAULT
+    """From now on, this client's page speaks `language`; so do Quasar's own words on it
+    (a table's paging, "No data available") and its <html lang>, when the page is new."""
+    language = language if language in CATALOGS else DEFAULT
+    _spoken[client] = language
+    # NiceGUI reads those from the client's `page`, which every client of the path shares:
+    # this client gets its own copy, so the choice stays this client's.
+    if client.page.language != QUASAR[language]:
+        page = copy.copy(client.page)
+        page.language = QUASAR[language]
+        client.page = page
 
 
 def page_client() -> Client | None:

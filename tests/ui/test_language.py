@@ -68,6 +68,19 @@ async def test_a_browser_asking_for_japanese_gets_japanese_pages(
     await driver.should_see("承認済み", retries=SLOW)  # the status, live, in words
 
 
+async def test_the_page_itself_is_marked_in_its_language_per_browser(person: Person) -> None:
+    """<html lang> (screen readers, fonts) and Quasar's own words (a table's paging) follow the
+    browser's language, and one browser's language does not reach another's page."""
+    japanese, english = person(accept_language="ja"), person(accept_language="en-GB")
+    for _ in range(2):  # in turns: a shared setting would show on the second of each pair
+        ja_page = await japanese.http_client.get("/sign-in")
+        en_page = await english.http_client.get("/sign-in")
+        assert '<html lang="ja">' in ja_page.text
+        assert "/static/lang/ja.umd.prod.js" in ja_page.text
+        assert '<html lang="en-US">' in en_page.text
+        assert "/static/lang/en-US.umd.prod.js" in en_page.text
+
+
 async def test_an_english_browser_gets_english_and_a_wrong_password_says_so_in_japanese(
     person: Person, demo: dict[str, Any]
 ) -> None:
