@@ -12,6 +12,7 @@ from device.protocol.keys import public_key_from_jwk
 from device.protocol.permit import MAX_PERMIT_SIZE
 from device.protocol.receipt import read_receipt
 from device.protocol.revocation import read_revocation_list
+from device.protocol.trust_update import read_trust_document
 from tests.vectors import generate
 
 VECTORS = Path(generate.__file__).resolve().parent
@@ -76,6 +77,23 @@ def test_revocation_list_vector():
     assert revocations.sequence == expected["sequence"]
     assert sorted(p.hex() for p in revocations.permit_ids) == expected["permit_ids"]
     assert revocations.issued_at == expected["issued_at"]
+
+
+def test_trust_list_vector():
+    vector = load("trust-list.json")
+    expected = vector["expected"]
+    data = bytes.fromhex(vector["hex"])
+    trust = TrustList.from_jwks(vector["trust"])
+    document = read_trust_document(data, trust, device_id=expected["device_id"])
+    assert (document.sequence, document.issued_at) == (expected["sequence"], expected["issued_at"])
+    assert document.trust.to_jwks()["keys"] == expected["keys"]
+    with pytest.raises(ProtocolError) as other_device:
+        read_trust_document(data, trust, device_id="dev-4")
+    assert other_device.value.code == "wrong_device"
+    newcomer = TrustList.from_jwks({"keys": expected["keys"][1:]})  # trusts the new key only
+    with pytest.raises(ProtocolError) as unknown:
+        read_trust_document(data, newcomer, device_id=expected["device_id"])
+    assert unknown.value.code == "unknown_key"
 
 
 def test_receipt_vector():

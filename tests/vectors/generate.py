@@ -21,10 +21,12 @@ from device.protocol.keys import public_jwk
 from device.protocol.permit import DEFAULT_SKEW_S, MAX_PERMIT_SIZE
 from device.protocol.receipt import Receipt, encode_receipt
 from device.protocol.revocation import RevocationList, encode_revocation_list
+from device.protocol.trust_update import TrustListDocument, encode_trust_document
 from tests.protocol import forge
 
 OUT = Path(__file__).resolve().parent
 DEVICE_KEY = forge.seeded_key("device")
+NEXT_SERVER_KEY = forge.seeded_key("server-next")  # the key a rotation adds
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,12 @@ def side_vectors() -> dict[str, dict[str, Any]]:
         "user_stop",
         "r-1024",
     )
+    trust_document = TrustListDocument(
+        forge.DEVICE_ID,
+        3,
+        (forge.SERVER_KEY.public_key, NEXT_SERVER_KEY.public_key),
+        forge.NOW,
+    )
     return {
         "revocation-list.json": {
             "description": "a revocation list for dev-3 with sequence 7 revoking the permit",
@@ -296,6 +304,18 @@ def side_vectors() -> dict[str, dict[str, Any]]:
             "hex": encode_receipt(receipt, DEVICE_KEY).hex(),
             "device_public_jwk": public_jwk(DEVICE_KEY.public_key),
             "expected": {**asdict(receipt), "permit_id": forge.PERMIT_ID.hex()},
+        },
+        "trust-list.json": {
+            "description": "a trust-list document for dev-3, sequence 3: the server key and "
+            "the key a rotation added, signed by the key dev-3 already trusts",
+            "hex": encode_trust_document(trust_document, forge.SERVER_KEY).hex(),
+            "trust": forge.trust().to_jwks(),
+            "expected": {
+                "device_id": trust_document.device_id,
+                "sequence": trust_document.sequence,
+                "keys": trust_document.trust.to_jwks()["keys"],
+                "issued_at": trust_document.issued_at,
+            },
         },
     }
 
