@@ -88,6 +88,24 @@ ERROR_TEMPLATES = [
     ),
     N_("No {kind} with id {id}."),
     N_("Only a manager of the site can edit its chargers."),
+    N_("Only a manager of the site can register its devices."),
+    N_("Only a manager of the permit's site can revoke it."),
+    N_("Only a manager of the request's site can decide it."),
+    N_("Only the driver who asked can cancel a request."),
+    N_("Only the driver who asked can collect its permit."),
+    N_("a {current} request cannot become {wanted}"),
+    N_("A device id is 1–{most} characters."),
+    N_("A device name is 1–{most} printable characters."),
+    N_("publicKey must be a base64url raw Ed25519 key (32 bytes)."),
+    N_("That is the server's own permit key; a device needs a key of its own."),
+    N_("That device id belongs to another site."),
+    N_(
+        "The proof does not show that device {id} holds that key ({problem}); run "
+        "`powerpermit-device prove --state DIR` on the device for a fresh one."
+    ),
+    N_("The device is not commissioned: no key to check its word against."),
+    N_("The confirmation was refused ({code}): {problem}"),
+    N_("The confirmation names a list this server has not signed."),
 ]
 _ERROR_PATTERNS = [(_pattern(template), template) for template in ERROR_TEMPLATES]
 

@@ -2,6 +2,7 @@
 then the user's pick in every browser; one person's language never reaches another's page."""
 
 import asyncio
+import re
 from typing import Any
 
 from nicegui import ui
@@ -158,3 +159,19 @@ def test_the_offline_wallet_has_its_words_in_each_language() -> None:
     assert '"send": "Send to charger"' in script
     assert '"send": "充電器に送信"' in script
     assert '"qr": "許可証のQRコード"' in script
+
+
+async def test_the_servers_refusals_read_in_japanese_with_their_values(
+    person: Person, demo: dict[str, Any]
+) -> None:
+    driver = person(accept_language="ja")
+    await sign_in_in_japanese(driver, demo["user"]["login"], demo["user"]["password"], "/app")
+    await driver.should_see("開始時刻", retries=SLOW)
+    driver.find(kind=ui.input, content="日付").clear().type("2099-01-05")
+    driver.find(kind=ui.button, content="リクエスト").click()
+    await driver.should_see("リクエストできませんでした:", retries=SLOW)
+    [refusals] = driver.find(marker="refusals").elements
+    words = [label.text for label in refusals.descendants() if isinstance(label, ui.label)]
+    # The rule's English message, "Slots can be booked at most 14 days ahead.", in Japanese
+    # with its number kept.
+    assert any(re.fullmatch(r"予約できるのは最大\d+日先までです。", text) for text in words), words
