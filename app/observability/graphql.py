@@ -13,6 +13,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -53,6 +54,16 @@ class OperationMetrics(SchemaExtension):
             metrics.subscriptions_open.inc()
         yield
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Over websockets each result is streamed: its errors name the request id of the
+        socket's upgrade request (HTTP answers get theirs in `with_request_id`)."""
+        rid = request_id()
+        errors = getattr(result, "errors", None)
+        if rid is not None and errors:
+            # New error objects: the document cache shares validation errors across requests.
+            result.errors = [_with_id(error, rid) for error in errors]
+        yield
+
     def _count(self, metrics: Metrics) -> None:
         context = self.execution_context
         if not self._executed:
@@ -76,6 +87,18 @@ def with_request_id(result: R) -> R:
         if isinstance(error, dict):
             error["extensions"] = {**(error.get("extensions") or {}), "requestId": rid}
     return result
+
+
+def _with_id(error: GraphQLError, rid: str) -> GraphQLError:
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "requestId": rid},
+    )
 
 
 def root_fields(document: DocumentNode | None, operation_name: str | None) -> list[str]:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect
 
-from tests.http.live import LiveServer, ServerProcess, free_port
+from tests.http.live import GraphQLSocket, LiveServer, ServerProcess, free_port
 
 GENERATED = re.compile(r"[0-9a-f]{16}")
 
@@ -63,6 +64,27 @@ async def test_a_request_without_an_id_gets_one(live_server: LiveServer) -> None
     assert GENERATED.fullmatch(rid)
     assert response.json()["errors"][0]["extensions"]["requestId"] == rid
     assert lines_of(live_server, rid)
+
+
+async def test_a_websocket_error_names_the_id_of_its_upgrade_request(
+    live_server: LiveServer,
+) -> None:
+    async with connect(
+        live_server.ws_url,
+        subprotocols=[GraphQLSocket.PROTOCOL],
+        additional_headers={"X-Request-ID": "ws-7"},
+        open_timeout=10,
+    ) as connection:
+        assert connection.response.headers["x-request-id"] == "ws-7"
+        socket = GraphQLSocket(connection)
+        ack = await socket.init({"Authorization": f"Bearer {live_server.tokens['user']}"})
+        assert ack["type"] == "connection_ack"
+        for _ in range(2):  # the second answer comes from the document cache
+            op_id = await socket.subscribe("subscription { noSuchField }")
+            message = await socket.receive()
+            assert message["type"] == "error" and message["id"] == op_id, message
+            assert [e["extensions"]["requestId"] for e in message["payload"]] == ["ws-7"]
+    assert lines_of(live_server, "ws-7")  # the socket's access line, when it closed
 
 
 HOSTILE = [
