@@ -8,7 +8,7 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from app.ui import language, sessions
+from app.ui import i18n, language, sessions
 from app.ui.i18n import N_, _
 from app.ui.scope import services_of
 
@@ -22,8 +22,21 @@ PLAIN = re.compile(r"[A-Za-z0-9/_.~%?&=+,:;@!*'()$-]*")
 
 def redirect(request: Request) -> RedirectResponse:
     """To sign-in, which comes back here (path and query) afterwards."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/sign-in?next={quote(here, safe='/')}", status_code=303)
+    return RedirectResponse(link_back_to(request), status_code=303)
+
+
+def link_back_to(request: Request | None, fallback: str = HOME) -> str:
+    """The sign-in page's address that returns to the page of `request` afterwards."""
+    here = fallback
+    if request is not None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/sign-in?next={quote(here, safe='/')}"
+
+
+def again() -> None:
+    """A session that ended while its page was open: sign in, then back to this page."""
+    client = i18n.page_client()  # also from a handler whose dialog is gone
+    ui.navigate.to(link_back_to(client.request if client else None))
 
 
 def destination(next: str | None) -> str:

@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from nicegui import ui
 
 from app.services.container import Services
 from app.store import tables as t
@@ -137,3 +138,20 @@ async def test_signing_out_empties_the_phones_wallet(person: Person, demo: dict[
     driver.find(marker="sign-out").click()
     await driver.should_see("Sign in", retries=SLOW)
     assert driver.wallet_clears == [1]  # the page had the browser empty it before leaving
+
+
+async def test_a_session_that_ends_on_a_page_signs_in_again_back_to_that_page(
+    person: Person, demo: dict[str, Any], clock: Clock
+) -> None:
+    manager = person()
+    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
+    await manager.open("/manage/policy")
+    await manager.should_see("Open requests per driver", retries=SLOW)
+    clock.advance(timedelta(minutes=31))
+    manager.find(kind=ui.button, content="Save").click()  # the session has ended meanwhile
+    await manager.should_see("Password", retries=SLOW)
+    manager.find("Login").type(demo["manager"]["login"])
+    manager.find("Password").type(demo["manager"]["password"])
+    manager.find("Sign in").click()
+    await manager.should_see("Open requests per driver", retries=SLOW)
+    assert manager.back_history[-1] == "/manage/policy"

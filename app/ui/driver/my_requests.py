@@ -10,7 +10,7 @@ from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.queries import list_requests
 from app.services.usage import cancel
-from app.ui import sessions
+from app.ui import sessions, sign_in
 from app.ui.driver.permit import forget_on_phone, permit_of, show_permit
 from app.ui.i18n import _
 from app.ui.live import Newest
@@ -68,7 +68,7 @@ class MyRequests:
         async def confirm() -> None:
             dialog.close()
             if await sessions.signed_in(self.services) is None:
-                ui.navigate.to("/sign-in?next=/app")
+                sign_in.again()
                 return
             try:
                 await cancel(self.services, self.user, request.id)

@@ -120,7 +120,7 @@ class RequestForm:
             self._refuse([_("Choose a duration.")])
             return
         if await sessions.signed_in(self.services) is None:
-            ui.navigate.to("/sign-in?next=/app")
+            sign_in.again()
             return
         duration = timedelta(minutes=int(self.duration.value))
         asked = await request_usage(self.services, self.user, choice.device.id, starts_at, duration)

@@ -17,7 +17,7 @@ from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.permits import RevocationListTooLarge, confirm_revocations, revocation_list
 from app.services.receipts import ReceiptStatus, submit_receipts
-from app.ui import sessions
+from app.ui import sessions, sign_in
 from app.ui.driver import charger_link
 from app.ui.i18n import _, ngettext
 from app.ui.words import error_words
@@ -73,7 +73,7 @@ class SyncCard:
 
     async def sync(self) -> None:
         if await sessions.signed_in(self.services) is None:
-            ui.navigate.to("/sign-in?next=/app")
+            sign_in.again()
             return
         device = self.devices[self.choice.value]
         link = device.link_url

@@ -52,7 +52,7 @@ class Console:
     async def still_signed_in(self) -> bool:
         """Before an action: a session that ended meanwhile signs in again first."""
         if await sessions.signed_in(self.services) is None:
-            ui.navigate.to("/sign-in?next=/manage")
+            sign_in.again()
             return False
         return True
 

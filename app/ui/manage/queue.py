@@ -12,7 +12,7 @@ from app.services.approval_queue import Waiting, approval_queue
 from app.services.container import Services
 from app.services.errors import ServiceError
 from app.services.usage import approve, reject
-from app.ui import live, sessions
+from app.ui import live, sessions, sign_in
 from app.ui.i18n import _
 from app.ui.manage import console
 from app.ui.words import error_words, reason_words, slot_words
@@ -101,6 +101,6 @@ class ApprovalQueue:
 
     async def _still_signed_in(self) -> bool:
         if await sessions.signed_in(self.services) is None:
-            ui.navigate.to("/sign-in?next=/manage")
+            sign_in.again()
             return False
         return True
