@@ -19,6 +19,7 @@ with no restart and no signal to deliver.
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import secrets
 import threading
@@ -37,6 +38,8 @@ LOCK = ".keyring.lock"
 # just before may still be finishing a permit with it. Pruning waits this long after the
 # switch, so that permit is in the database (and counted) before its key can go.
 PRUNE_GRACE = timedelta(minutes=2)
+
+log = logging.getLogger("powerpermit.keyring")
 
 
 class KeyringError(Exception):
@@ -227,13 +230,14 @@ class LiveKeyring:
 
     The check is one `stat` of keyring.json per use: a rename gives it a new inode, so a
     rotation or prune by any process (the CLI) is seen at the next permit. Should a reload
-    fail (a key file not readable yet), the ring in hand stays in use and the next use tries
-    again."""
+    fail (say a key file the server's user may not read), the ring in hand stays in use, the
+    error is logged once, and every later use tries again."""
 
     def __init__(self, directory: KeyDirectory) -> None:
         self.directory = directory
         self._lock = threading.Lock()
         self._seen: tuple[int, int, int] | None = None
+        self._failed: tuple[int, int, int] | None = None
         self._ring = directory.load()
         self._seen = self._signature()
 
@@ -254,6 +258,15 @@ class LiveKeyring:
             seen = self._signature()
             if seen == self._seen:
                 return  # another thread reloaded meanwhile
-            with contextlib.suppress(KeyringError):
+            try:
                 self._ring = self.directory.load()
-                self._seen = seen
+            except KeyringError as err:
+                if seen != self._failed:  # once per change, not once per permit
+                    self._failed = seen
+                    log.error(
+                        "keyring not reloaded, still signing with %s: %s",
+                        self._ring.current_kid,
+                        err,
+                    )
+                return
+            self._seen = seen

@@ -10,6 +10,7 @@ refused by a charger whose trust list was updated without it.
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -212,3 +213,31 @@ async def test_a_ring_that_lost_keyring_json_refuses_to_start_afresh(
     (services_keys_dir(services) / "keyring.json").unlink()
     with pytest.raises(KeyringError, match="restore it from a backup"):
         await permit_keys.list_keys(services, clock.now)
+
+
+async def test_permits_from_before_kids_were_recorded_hold_the_first_key(
+    services: Services, site: None, clock: Clock
+) -> None:
+    """Rows from before migration 0010 have no kid: one key signed them all, the first."""
+    old_permit = await ask(services, 20, clock)
+    await services.db.write(lambda c: Permits(c).save(replace(old_permit, kid=None)))
+    permit_keys.rotate_keys(services, clock.now)
+    just_before = old_permit.expires_at - timedelta(seconds=1)
+    assert await permit_keys.prune_keys(services, just_before) == []
+    [first, _] = await permit_keys.list_keys(services, just_before)
+    assert first.last_permit_expires == old_permit.expires_at
+    assert await permit_keys.prune_keys(services, old_permit.expires_at) == [first.kid]
+
+
+def test_a_rotation_the_server_cannot_read_leaves_it_signing_with_the_old_key(
+    services: Services, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = services.signer.key
+    ring = permit_keys.rotate_keys(services, clock.now)
+    new_file = services_keys_dir(services) / ring.entry(ring.current_kid).file
+    new_file.chmod(0o644)  # as if written by another user: refused, never half-loaded
+    assert services.signer.key == old and services.signer.key == old
+    refusals = [r for r in caplog.records if "keyring not reloaded" in r.message]
+    assert len(refusals) == 1  # logged once, not once per permit
+    new_file.chmod(0o600)
+    assert b64url(services.signer.key.kid) == ring.current_kid
