@@ -4,13 +4,13 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.types import ExecutionContext
 
 from app.observability.graphql import OperationMetrics
 from app.schema.document_cache import DocumentCache, Documents
 from app.schema.limits import OneLoginPerRequest
+from app.schema.mask_errors import MaskErrorsCheaply
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
 from app.schema.scalars import AwareDateTime
@@ -48,7 +48,7 @@ schema = Schema(
     execution_context_class=SharingExecutor,  # subscribers share a result per event
     extensions=[
         lambda: DocumentCache(DOCUMENTS, (MAX_DEPTH_RULE, OneLoginPerRequest)),
-        lambda: MaskErrors(should_mask_error=_unexpected),
+        lambda: MaskErrorsCheaply(should_mask_error=_unexpected),  # see mask_errors.py
         OperationMetrics,  # /metrics: operations by root field and outcome, subscriptions
     ],
 )
