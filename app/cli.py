@@ -1,4 +1,4 @@
-"""`powerpermit`: serve, migrate, seed-demo."""
+"""`powerpermit`: serve, migrate, seed-demo, backup, restore, keys."""
 
 import argparse
 import asyncio
@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--force", action="store_true", help="replace what is there")
     seed_cmd = commands.add_parser("seed-demo", help="create the demo site (idempotent)")
     seed_cmd.add_argument("--json", action="store_true", help="print the demo accounts as JSON")
-    keys_cmd = commands.add_parser("keys", help="permit-signing keys: list, rotate, prune")
-    keys_cmd.add_argument("action", choices=["list", "rotate", "prune"])
+    keys_cmd = commands.add_parser("keys", help="permit-signing keys: list, add, rotate, prune")
+    keys_cmd.add_argument("action", choices=["list", "add", "rotate", "prune"])
     keys_cmd.add_argument("--json", action="store_true", help="print the keys as JSON")
     args = parser.parse_args(argv)
 
@@ -148,7 +148,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def keys(settings: Settings, action: str, *, as_json: bool) -> None:
-    """Rotate adds a key and makes it current; prune drops retired keys no permit needs."""
+    """add publishes a next key that signs nothing yet; rotate makes the next key (that one,
+    or a new one) current; prune drops retired keys no permit needs any more."""
     from app.services import permit_keys
     from app.services.container import build_services
 
@@ -156,7 +157,10 @@ def keys(settings: Settings, action: str, *, as_json: bool) -> None:
         services = build_services(settings)
         now = datetime.now(UTC)
         try:
-            if action == "rotate":
+            if action == "add":
+                ring = permit_keys.add_key(services, now)
+                print(f"next key {ring.staged[-1].kid} published; it signs from `keys rotate` on")
+            elif action == "rotate":
                 ring = permit_keys.rotate_keys(services, now)
                 print(f"new current key {ring.current_kid}; {len(ring.entries)} keys published")
             elif action == "prune":
@@ -173,10 +177,14 @@ def keys(settings: Settings, action: str, *, as_json: bool) -> None:
     print(f"{'kid':8} {'created':20} {'current':7} {'retired':20} {'last permit expires':20}")
     for s in statuses:
         print(
-            f"{s.kid:8} {_when(s.created):20} {'yes' if s.current else '':7} "
+            f"{s.kid:8} {_when(s.created):20} {_current(s):7} "
             f"{_when(s.retired):20} {_when(s.last_permit_expires) or 'no permits':20}"
             + ("  (prunable)" if s.prunable else "")
         )
+
+
+def _current(status: "KeyStatus") -> str:
+    return "yes" if status.current else "next" if status.staged else ""
 
 
 def _when(moment: datetime | None) -> str:
@@ -188,6 +196,7 @@ def _key_json(status: "KeyStatus") -> dict[str, object]:
         "kid": status.kid,
         "created": _when(status.created),
         "current": status.current,
+        "staged": status.staged,
         "retired": _when(status.retired) or None,
         "last_permit_expires": _when(status.last_permit_expires) or None,
         "prunable": status.prunable,

@@ -71,3 +71,15 @@ def test_a_keyring_file_others_may_read_is_refused_with_the_fix(tmp_path: Path) 
     answer = keys(tmp_path, "list")
     assert answer.returncode == 2
     assert "chmod 600" in answer.stderr and "Traceback" not in answer.stderr
+
+
+def test_add_publishes_a_next_key_that_rotate_then_makes_current(tmp_path: Path) -> None:
+    migrate(tmp_path)
+    added = keys(tmp_path, "add")
+    assert added.returncode == 0 and "next key" in added.stdout
+    first, staged = listed(tmp_path)
+    assert (first["current"], staged["current"], staged["staged"]) == (True, False, True)
+    assert "next" in keys(tmp_path, "list").stdout
+    assert keys(tmp_path, "rotate").returncode == 0
+    old, new = listed(tmp_path)
+    assert (new["kid"], new["current"], old["current"]) == (staged["kid"], True, False)

@@ -1,9 +1,13 @@
 """The permit-key ring: the server's signing keys, one file each, and which one signs now.
 
 DATA/keys/permit-signing.ed25519   the first key (the only one before any rotation)
-DATA/keys/permit-<kid>.ed25519     each key `rotate` added (kid in base64url)
+DATA/keys/permit-<kid>.ed25519     each key `add` or `rotate` made (kid in base64url)
 DATA/keys/keyring.json             which keys are published, which is current, and the
                                    ring's sequence (it numbers the trust-list documents)
+
+`add` publishes a next key that signs nothing yet; `rotate` makes the next key current
+(the one `add` published, or a new one). Publishing first lets chargers learn a key, from
+the trust-list document phones carry, before any permit needs it.
 
 Private keys live only in their 0600 files, never in the database or keyring.json. Every
 change writes the new key file first, then replaces keyring.json in one rename, so a reader
@@ -68,6 +72,11 @@ class Keyring:
         return self.entry(self.current_kid).key
 
     @property
+    def staged(self) -> tuple[KeyEntry, ...]:
+        """Keys `add` published that have never signed: the next ones, first added first."""
+        return tuple(e for e in self.entries if e.retired is None and e.kid != self.current_kid)
+
+    @property
     def oldest(self) -> SigningKey:
         """The key every charger that can still be reached trusts (see `signer`)."""
         return self.entries[0].key
@@ -111,26 +120,31 @@ class KeyDirectory:
             return Keyring(0, entry.kid, (entry,))
         return self._parse(json.loads(text))
 
-    def rotate(self, now: datetime) -> Keyring:
-        """Add a new key and make it current; the previous keys stay published."""
+    def add(self, now: datetime) -> Keyring:
+        """Publish a next key that signs nothing yet, so chargers can learn it (through the
+        trust-list document) before the rotation that makes it current."""
         with self._locked():
             ring = self.load()
-            fresh = self.path / f".new-{secrets.token_hex(4)}.ed25519"
-            key = SigningKey.load_or_create(fresh)  # a new key, written 0600 and fsynced
-            kid = kid_text(key)
-            name = f"permit-{kid}.ed25519"
-            try:
-                if any(e.kid == kid for e in ring.entries):  # 2^-32 per pair: refuse, not clash
-                    raise KeyringError("the new key's kid equals a published one's; run again")
-                os.link(fresh, self.path / name)  # never overwrites a key file
-            finally:
-                fresh.unlink(missing_ok=True)
+            new = self._new_key(ring, now.replace(microsecond=0))
+            changed = Keyring(ring.sequence + 1, ring.current_kid, (*ring.entries, new))
+            self._write(changed)
+            return changed
+
+    def rotate(self, now: datetime) -> Keyring:
+        """Make the next key current: the first one `add` published, else a new one. The
+        previous keys stay published."""
+        with self._locked():
+            ring = self.load()
             now = now.replace(microsecond=0)
             entries = tuple(
                 replace(e, retired=now) if e.kid == ring.current_kid else e for e in ring.entries
             )
-            new = KeyEntry(kid, name, now, None, key)
-            changed = Keyring(ring.sequence + 1, kid, (*entries, new))
+            if ring.staged:
+                current = ring.staged[0].kid
+            else:
+                new = self._new_key(ring, now)
+                entries, current = (*entries, new), new.kid
+            changed = Keyring(ring.sequence + 1, current, entries)
             self._write(changed)
             return changed
 
@@ -152,6 +166,20 @@ class KeyDirectory:
             return [e.kid for e in gone]
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _new_key(self, ring: Keyring, now: datetime) -> KeyEntry:
+        """A new key in its own 0600 file (fsynced), not yet named by keyring.json."""
+        fresh = self.path / f".new-{secrets.token_hex(4)}.ed25519"
+        key = SigningKey.load_or_create(fresh)
+        kid = kid_text(key)
+        name = f"permit-{kid}.ed25519"
+        try:
+            if any(e.kid == kid for e in ring.entries):  # 2^-32 per pair: refuse, not clash
+                raise KeyringError("the new key's kid equals a published one's; run again")
+            os.link(fresh, self.path / name)  # never overwrites a key file
+        finally:
+            fresh.unlink(missing_ok=True)
+        return KeyEntry(kid, name, now, None, key)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

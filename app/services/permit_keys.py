@@ -28,6 +28,7 @@ class KeyStatus:
     created: datetime
     retired: datetime | None
     current: bool
+    staged: bool  # published by `keys add`, signs nothing until the next rotation
     last_permit_expires: datetime | None  # None: it signed no permit
     prunable: bool
 
@@ -60,6 +61,7 @@ async def list_keys(services: Services, now: datetime) -> list[KeyStatus]:
             created=e.created,
             retired=e.retired,
             current=e.kid == ring.current_kid,
+            staged=e in ring.staged,
             last_permit_expires=expiries[e.kid],
             prunable=prunable(e, now, expiries[e.kid]),
         )
@@ -67,9 +69,14 @@ async def list_keys(services: Services, now: datetime) -> list[KeyStatus]:
     ]
 
 
+def add_key(services: Services, now: datetime) -> Keyring:
+    """Publish the next key without signing with it: rotate once chargers have it."""
+    return _keys(services).directory.add(now)
+
+
 def rotate_keys(services: Services, now: datetime) -> Keyring:
-    """A new current key; every server process on this data directory signs with it from
-    its next permit on."""
+    """The next key (the one `add_key` published, else a new one) becomes current; every
+    server process on this data directory signs with it from its next permit on."""
     return _keys(services).directory.rotate(now)
 
 

@@ -241,3 +241,30 @@ def test_a_rotation_the_server_cannot_read_leaves_it_signing_with_the_old_key(
     assert len(refusals) == 1  # logged once, not once per permit
     new_file.chmod(0o600)
     assert b64url(services.signer.key.kid) == ring.current_kid
+
+
+async def test_a_key_published_ahead_reaches_chargers_before_it_signs(
+    services: Services, second_process: Services, site: None, chargers: Chargers, clock: Clock
+) -> None:
+    """`keys add`, let phones carry the document, then `keys rotate`: no charger ever sees
+    a permit signed by a key it does not know."""
+    charger = chargers.make("visited", services.signer.key_set())
+    first_kid = b64url(services.signer.key.kid)
+    ring = permit_keys.add_key(services, clock.now)
+    [next_key] = ring.staged
+    assert b64url(second_process.signer.key.kid) == first_kid  # it signs nothing yet
+    assert (await ask(second_process, 1, clock)).kid == first_kid
+    assert [jwk["kid"] for jwk in second_process.signer.jwks()["keys"]] == [first_kid, next_key.kid]
+
+    signed = await permit_keys.trust_list(second_process, await driver(services), DEVICE)
+    assert charger.apply_trust_update(signed.token)["accepted"]
+    clock.advance(PRUNE_GRACE * 10)
+    assert await permit_keys.prune_keys(services, clock.now) == []  # the next key stays
+
+    rotated = permit_keys.rotate_keys(services, clock.now)
+    assert rotated.current_kid == next_key.kid and len(rotated.entries) == 2  # no third key
+    permit = await ask(second_process, 2, clock)
+    assert permit.kid == next_key.kid
+    assert evaluate_in_window(charger, permit) is None  # no document needed any more
+    [old, new] = await permit_keys.list_keys(services, clock.now)
+    assert (old.current, old.staged, new.current, new.staged) == (False, False, True, False)
