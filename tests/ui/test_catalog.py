@@ -8,7 +8,9 @@ from pathlib import Path
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
+from app.services.audit_trail import ACTIONS
 from app.ui import i18n
+from app.ui.manage.audit import ACTION_WORDS
 
 UI = Path(i18n.__file__).parent
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
@@ -93,3 +95,9 @@ def _words(node: ast.expr) -> bool:
     if isinstance(node, ast.JoinedStr):
         return any(_words(part) for part in node.values)
     return False
+
+
+def test_every_audited_action_has_words_in_the_catalog() -> None:
+    """The audit log names actions the services list; a new one needs its words here too."""
+    assert set(ACTIONS) <= set(ACTION_WORDS), set(ACTIONS) - set(ACTION_WORDS)
+    assert all(ACTION_WORDS[key] == words for key, words in ACTIONS.items())
