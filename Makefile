@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cost_breakdown.py
 	$(BIN)/python bench/abuse.py
 	$(BIN)/python bench/link_abuse.py
+	$(BIN)/python bench/browser_pages.py
 	$(BIN)/python bench/key_rotation.py
 	$(BIN)/python bench/backup_live.py
 	$(BIN)/python bench/outbox_cost.py
