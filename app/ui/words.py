@@ -75,7 +75,14 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(_FIELD.sub(lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(template)))
 
 
-_PATTERNS = {code: _pattern(template) for code, template in REASON_TEMPLATES.items()}
+# A code the server words in more than one way: its other wordings.
+MORE_REASON_TEMPLATES = {
+    "opening_hours_invalid": N_("Opening hours are whole minutes."),
+}
+_PATTERNS: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+for _templates in (REASON_TEMPLATES, MORE_REASON_TEMPLATES):
+    for _code, _template in _templates.items():
+        _PATTERNS.setdefault(_code, []).append((_pattern(_template), _template))
 
 
 # The services' refusals that carry no code: matched on their English words the same way.
@@ -126,11 +133,11 @@ def status_words(status: Status) -> str:
 
 def reason_words(reason: Reason) -> str:
     """A server's reason in the page's language."""
-    pattern = _PATTERNS.get(reason.code)
-    found = pattern.fullmatch(reason.message) if pattern else None
-    if found is None:
-        return _(reason.message)  # a fixed message may still be in the catalog
-    return _(REASON_TEMPLATES[reason.code]).format(**found.groupdict())
+    for pattern, template in _PATTERNS.get(reason.code, []):
+        found = pattern.fullmatch(reason.message)
+        if found is not None:
+            return _(template).format(**found.groupdict())
+    return _(reason.message)  # a fixed message may still be in the catalog
 
 
 def moment(at: datetime, timezone: str) -> str:
