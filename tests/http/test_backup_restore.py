@@ -131,7 +131,7 @@ async def test_backup_while_serving_then_restore_into_a_new_data_dir(tmp_path: P
     assert "done:" in out.decode()
     assert private(backup_file)
     assert not backup_file.with_name(backup_file.name + "-wal").exists()  # one whole file
-    assert during >= 0 and len(received) > len(before)  # the server kept approving
+    assert during > 0  # the server kept approving while the backup ran
 
     done = cli(new_dir, "restore", str(backup_file))
     assert done.returncode == 0, done.stderr
