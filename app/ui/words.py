@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain.model import Reason, Slot, Status
+from app.ui import i18n
 from app.ui.i18n import N_, _
 
 STATUS_WORDS = {
@@ -123,8 +124,19 @@ def error_words(error: Exception) -> str:
     for pattern, template in _ERROR_PATTERNS:
         found = pattern.fullmatch(message)
         if found is not None:
-            return _(template).format(**found.groupdict())
+            return _(template).format(**_values(found))
     return message
+
+
+def _values(found: re.Match[str]) -> dict[str, str]:
+    """A message's values; in another language than the server's, a status among them in
+    that language's words."""
+    if i18n.current() == i18n.DEFAULT:
+        return found.groupdict()  # the server's own English, as it wrote it
+    return {
+        name: status_words(Status(value.upper())) if value.upper() in Status.__members__ else value
+        for name, value in found.groupdict().items()
+    }
 
 
 def status_words(status: Status) -> str:
@@ -136,7 +148,7 @@ def reason_words(reason: Reason) -> str:
     for pattern, template in _PATTERNS.get(reason.code, []):
         found = pattern.fullmatch(reason.message)
         if found is not None:
-            return _(template).format(**found.groupdict())
+            return _(template).format(**_values(found))
     return _(reason.message)  # a fixed message may still be in the catalog
 
 
