@@ -35,8 +35,8 @@ async def people_of_site(services: Services, manager: User, site_id: str) -> lis
 
     def work(conn: Connection) -> list[User]:
         site = managed_site(conn, manager, site_id)
-        users = Users(conn)
-        found = [users.get(user_id) for user_id in site.member_ids | site.manager_ids]
-        return sorted((u for u in found if u is not None), key=lambda u: u.display_name)
+        # One query: a depot has hundreds of drivers (one read each took 47 ms at 200).
+        found = Users(conn).many(site.member_ids | site.manager_ids)
+        return sorted(found, key=lambda u: (u.display_name, u.id))
 
     return await services.db.read(work)

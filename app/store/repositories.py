@@ -97,6 +97,10 @@ class Users:
         found = row.first()
         return user_from_row(found) if found else None
 
+    def many(self, user_ids: Iterable[str]) -> list[User]:
+        query = sa.select(t.users).where(t.users.c.id.in_(list(set(user_ids))))
+        return [user_from_row(row) for row in self.conn.execute(query).mappings()]
+
     def by_token_hash(self, token_hash: str) -> User | None:
         query = sa.select(t.users).join(t.api_tokens).where(t.api_tokens.c.token_hash == token_hash)
         found = self.conn.execute(query).mappings().first()
