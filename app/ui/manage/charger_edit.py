@@ -15,7 +15,7 @@ from app.ui.words import error_words
 # The Edit button of each row of the chargers' table: the row says which charger.
 EDIT_BUTTON = """
 <q-td :props="props">
-  <q-btn dense flat color="primary" :label="{label}"
+  <q-btn dense flat color="primary" label="{label}"
          @click="() => $parent.$emit('edit', props.row)" />
 </q-td>
 """

@@ -5,6 +5,7 @@ A charger starts from the server's trust file (`powerpermit-device init --trust 
 which the form takes as printed, field by field or as the whole JSON line.
 """
 
+import html
 import json
 from collections.abc import Callable
 
@@ -85,7 +86,7 @@ class ChargerList:
         ]
         table = ui.table(rows=rows, columns=i18n.columns(COLUMNS), row_key="id")
         table.classes("w-full").mark("chargers")
-        label = json.dumps(_("Edit"))
+        label = html.escape(_("Edit"))
         table.add_slot("body-cell-edit", charger_edit.EDIT_BUTTON.replace("{label}", label))
         table.on("edit", lambda e: self._edit(e.args))
 

@@ -1,8 +1,8 @@
 """Every request of a site: filtered, paged on the server, revocable, exportable as CSV."""
 
 import csv
+import html
 import io
-import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,7 +46,7 @@ COLUMNS = [
 # The button's word comes from the catalog (the slot template is per page: see `filters`).
 REVOKE_BUTTON = """
 <q-td :props="props">
-  <q-btn v-if="props.row.revocable" dense flat color="negative" :label="{label}"
+  <q-btn v-if="props.row.revocable" dense flat color="negative" label="{label}"
          @click="() => $parent.$emit('revoke', props.row)" />
 </q-td>
 """
@@ -102,7 +102,7 @@ class RequestsTable(PagedTable[RequestQuery]):
         ui.label(_("Slots in {zone} time.").format(zone=site.timezone)).classes("text-sm")
         table = self.make_table(COLUMNS, "requests")
         table.add_slot(
-            "body-cell-action", REVOKE_BUTTON.replace("{label}", json.dumps(_("Revoke")))
+            "body-cell-action", REVOKE_BUTTON.replace("{label}", html.escape(_("Revoke")))
         )
         table.on("revoke", lambda e: self._ask_reason(e.args))
         await self.load()
