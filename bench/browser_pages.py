@@ -10,7 +10,8 @@ as the demo manager on a 1280x800 window:
 - click-to-painted for the Requests page (first page of 25), the Timeline (one day, 50
   chargers) and the Audit log (first page): from the click on the console's navigation
   link until a frame in which the new page shows its rows or its chart's bars (a
-  requestAnimationFrame poll), median of `--runs` (target < 1 s);
+  requestAnimationFrame poll), median of `--runs` (target < 1 s); beside them the
+  approval queue, a page with a few rows, as the baseline any console page costs;
 - from a driver's **Request** click (a second browser context, the phone app) until the
   request shows on the manager's open approval queue, median of `--asks`;
 - server-side, in-process on the same store: the audit log's first page of the site
@@ -24,6 +25,7 @@ and this script share the cores.
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -48,6 +50,7 @@ from tests.http.live import ServerProcess, free_port  # noqa: E402
 TARGET_S = 1.0
 WAIT_MS = 60_000  # a hang guard, not a measurement
 ROWS = "() => document.querySelectorAll('.q-table tbody tr td').length > 0"
+QUEUE = "() => document.body.innerText.includes('Waiting for a manager:')"
 CHART = """() => [...document.querySelectorAll('.nicegui-echart')].some(el => {
   const option = getElement(el)?.chart?.getOption();
   return option && option.series.some(s => (s.data || []).length > 0);
@@ -93,12 +96,19 @@ def in_the_browser(base: str, accounts: dict[str, Any], runs: int, asks: int) ->
             report("Audit log, first page", [
                 click_to_painted(manager, "Audit log", ROWS) for _ in range(runs)
             ])  # fmt: skip
+            # The same navigation to a page with little data: what any console page costs
+            # here (a document load, NiceGUI's scripts, its socket), whatever the store holds.
+            report("Baseline: Approval queue (a few rows)", [
+                click_to_painted(manager, "Approval queue", QUEUE) for _ in range(runs)
+            ])  # fmt: skip
             driver = browser.new_context(viewport=PHONE).new_page()
             sign_in(driver, f"{base}/app", accounts["user"], shots, "bench")
             expect(driver.get_by_role("button", name="Request")).to_be_visible(timeout=WAIT_MS)
             manager.goto(f"{base}/manage")
             seen = [request_to_console(driver, manager, day) for day in range(asks)]
             report("Request click to the manager's queue", seen, target=None)
+            # Other work on the machine shows in these figures: the load says how much.
+            print("load average (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         finally:
             browser.close()
 
