@@ -16,10 +16,12 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from fastapi import FastAPI
+from nicegui import app as nicegui_app
 from nicegui import ui
 from nicegui.storage import Storage
 from starlette.types import Receive, Scope, Send
 
+from app.observability.page_errors import page_error
 from app.services.container import Services
 from app.ui import pages
 from app.ui.scope import SCOPE_KEY
@@ -76,6 +78,7 @@ def _set_up(data_dir: Path | None) -> FastAPI:
         # need for NiceGUI's 10 Hz binding loop on a server that also answers GraphQL.
         binding_refresh_interval=None,
     )
+    nicegui_app.on_page_exception(page_error)  # no exception text on a page, its request id
     return shell
 
 
