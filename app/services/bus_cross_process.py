@@ -168,7 +168,7 @@ class CrossProcessBus(InProcessBus):
                 raise
             except Exception as err:  # noqa: BLE001 - reconnect; report why once per drop
                 log.warning("event listener: %s", err)
-            if self._connected or self._lost_at_ms is None:
+            if self._lost_at_ms is None:  # kept until a catch-up succeeds: it reads from here
                 self._lost_at_ms = outbox.now_ms()
             self._connected = False
             await asyncio.sleep(RECONNECT_S[min(failures, len(RECONNECT_S) - 1)])
