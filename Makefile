@@ -36,6 +36,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/cost_breakdown.py
 	$(BIN)/python bench/abuse.py
 	$(BIN)/python bench/link_abuse.py
+	$(BIN)/python bench/data_scale.py
+	$(BIN)/python bench/sweep_backlog.py
+	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/browser_pages.py
 	$(BIN)/python bench/key_rotation.py
 	$(BIN)/python bench/backup_live.py
