@@ -12,8 +12,10 @@ from app.domain.errors import InvalidTransition
 from app.domain.events import UsageRequestChanged
 from app.services import outbox as relay_module
 from app.services import usage
-from app.services.container import Services
-from app.services.outbox import event_lag_seconds, outbox_backlog
+from app.services.container import Services, build_services
+from app.services.events import EventBus
+from app.services.outbox import OutboxRelay, event_lag_seconds, outbox_backlog
+from app.settings import Settings
 from app.store import outbox
 from app.store.repositories import Users
 from tests.conftest import Clock
@@ -106,3 +108,37 @@ async def test_published_rows_are_pruned_after_the_retention(
     monkeypatch.setattr(relay_module, "RETENTION_MS", -1000)
     assert await relay.prune() == 2
     assert await outbox_backlog(services) == 1  # the unpublished one stays
+
+
+async def test_relays_in_two_processes_share_the_orphans_without_overlap(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each orphan is leased by one relay (SKIP LOCKED on PostgreSQL, the writer lock on
+    SQLite): between them they publish all of them, none twice."""
+    other = build_services(settings)
+    try:
+        for i in range(60):
+            await services.db.write(
+                lambda conn, rid=str(i): outbox.insert(
+                    conn, UsageRequestChanged(rid, "site-1", "ch-1", "u1", "APPROVED")
+                )
+            )
+        monkeypatch.setattr(relay_module, "CLAIM_BATCH", 7)  # many small claims interleave
+        monkeypatch.setattr(relay_module, "GRACE_MS", -1000)
+        heard: list[list[str]] = [[], []]
+
+        async def drain(index: int, relay: OutboxRelay, bus: EventBus) -> None:
+            async with bus.subscribe(["site:site-1"]) as events:
+                while await relay.tick():
+                    await asyncio.sleep(0)
+                while not events.empty():
+                    heard[index].append(events.get_nowait().request_id)
+
+        assert services.relay is not None and other.relay is not None
+        await asyncio.gather(
+            drain(0, services.relay, services.bus), drain(1, other.relay, other.bus)
+        )
+        assert sorted(heard[0] + heard[1], key=int) == [str(i) for i in range(60)]
+        assert await outbox_backlog(services) == 0
+    finally:
+        await other.db.dispose()
