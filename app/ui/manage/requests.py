@@ -140,9 +140,12 @@ class RequestsTable(PagedTable[RequestQuery]):
                 if not (reason.value or "").strip():
                     ui.notify(_("Say why, so the driver knows."), type="warning")
                     return
-                close()
+                dialog.close()
+                # Deleted only afterwards: what runs inside its handler (the toast saying it is
+                # done) needs the page the dialog belongs to.
                 if await self.view.still_signed_in():
                     await self._revoke(request_id, permit_id, reason.value.strip())
+                dialog.delete()
 
             with ui.row():
                 ui.button(_("Revoke"), on_click=confirm).props("color=negative").mark(
