@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/browser_pages.py
 	$(BIN)/python bench/key_rotation.py
 	$(BIN)/python bench/backup_live.py
+	$(BIN)/python bench/observability_cost.py
 	$(BIN)/python bench/outbox_cost.py
 	$(BIN)/python bench/events_cross_process.py
 	$(BIN)/python bench/fanout.py
