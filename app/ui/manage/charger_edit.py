@@ -66,9 +66,10 @@ def open_editor(view: Console, device: Device, on_saved: Callable[[], object]) -
             except ServiceError as err:
                 error.set_text(_("Not saved: {error}").format(error=error_words(err)))
                 return
+            # Before the dialog goes: what runs in its handler needs the page it belongs to.
             ui.notify(_("Saved {charger} ({id}).").format(charger=edited.name, id=edited.id))
-            close()
             on_saved()
+            close()
 
         with ui.row():
             ui.button(_("Save"), on_click=save).mark("save-charger")
