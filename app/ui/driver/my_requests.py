@@ -1,7 +1,7 @@
 """The driver's newest requests: each one's status in words, live; once approved, its
 permit; while it still holds its slot, a way to cancel it."""
 
-from nicegui import ui
+from nicegui import context, ui
 
 from app.domain.errors import InvalidTransition
 from app.domain.model import SLOT_HOLDING, Status, UsageRequest, User
@@ -25,6 +25,9 @@ class MyRequests:
         self.services, self.user = services, user
         self.choices = {choice.device.id: choice for choice in choices}
         self.newest = Newest()
+        # A request's card may be gone when its action returns (its event redrew the list):
+        # what follows speaks through the page itself.
+        self.client = context.client
 
     @ui.refreshable_method
     async def show(self) -> None:
@@ -73,9 +76,9 @@ class MyRequests:
             try:
                 await cancel(self.services, self.user, request.id)
             except (ServiceError, InvalidTransition) as err:
-                ui.notify(
-                    _("Not cancelled: {error}").format(error=error_words(err)), type="warning"
-                )
+                with self.client:
+                    words = _("Not cancelled: {error}").format(error=error_words(err))
+                    ui.notify(words, type="warning")
             # The cancellation's event refreshes the list.
 
         with ui.dialog() as dialog, ui.card():

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable
 
-from nicegui import ui
+from nicegui import context, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -34,6 +34,9 @@ class ApprovalQueue:
     def __init__(self, services: Services, manager: User) -> None:
         self.services = services
         self.manager = manager
+        # The clicked card may be gone by the time a decision returns (its own event redrew
+        # the queue): what follows speaks through the page itself.
+        self.client = context.client
 
     @ui.refreshable_method
     async def show(self) -> None:
@@ -95,9 +98,11 @@ class ApprovalQueue:
             await decision
         except (ServiceError, InvalidTransition) as err:
             # Most often decided meanwhile in another browser: the queue catches up live.
-            ui.notify(_("Not done: {error}").format(error=error_words(err)), type="warning")
+            with self.client:
+                ui.notify(_("Not done: {error}").format(error=error_words(err)), type="warning")
             return
-        ui.notify(done)
+        with self.client:
+            ui.notify(done)
 
     async def _still_signed_in(self) -> bool:
         if await sessions.signed_in(self.services) is None:
