@@ -153,6 +153,47 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         manager_context.close()
 
 
+def test_a_driver_stops_charging_from_the_phone(
+    browser: Browser, stack: Stack, guard: Guard, screenshots: Path
+) -> None:
+    """Stop charging (the page's JavaScript proves holding the session to the charger) ends
+    a session before its window does; the receipt syncs like any other. A slot of 1 h is
+    approved automatically; it starts at the charger's own time, which the test above may
+    have moved ahead."""
+    context = guard.watch(browser.new_context(viewport=PHONE))
+    try:
+        driver = context.new_page()
+        sign_in(driver, f"{stack.base_url}/app", stack.accounts["user2"], screenshots, "20")
+        charger_time = parse_iso(stack.charger.info()["trusted_time"])
+        start = datetime.fromtimestamp(charger_time // 60 * 60, ZoneInfo(TIMEZONE))
+        ask_for_slot(driver, start, "1 h")
+        driver.get_by_role("button", name="Request").click()
+        approved = driver.locator(".q-card").get_by_text("Approved", exact=True)
+        expect(approved).to_be_visible(timeout=DEADLINE_MS)
+        expect(driver.locator(".q-notification")).to_have_count(0, timeout=DEADLINE_MS)
+        driver.get_by_role("button", name="Send to charger").click()
+        expect(driver.get_by_text("The charger accepted the permit.")).to_be_visible(
+            timeout=DEADLINE_MS
+        )
+        if stack.charger.info()["vehicle"] is None:
+            assert stack.charger.plug(soc=0.2).status_code == 200
+        charging = wait_for(stack, lambda info: info["relay"] == "closed")
+        assert charging["relay"] == "closed", charging
+
+        driver.get_by_role("button", name="Stop charging").click()
+        expect(driver.get_by_text("Charging stopped.")).to_be_visible(timeout=DEADLINE_MS)
+        stopped = wait_for(stack, lambda info: info["unsent_receipts"] == 1)
+        assert stopped["relay"] == "open" and stopped["last_stop"]["reason"] == "user_stop"
+        shoot(driver, screenshots, "21-driver-stopped")
+        driver.get_by_role("button", name="Sync with charger").click()
+        expect(driver.get_by_text(re.compile(r"^1 receipt uploaded"))).to_be_visible(
+            timeout=DEADLINE_MS
+        )
+        assert wait_for(stack, lambda info: info["unsent_receipts"] == 0)["unsent_receipts"] == 0
+    finally:
+        context.close()
+
+
 def sign_in(page: Page, url: str, account: dict[str, str], folder: Path, step: str) -> None:
     page.goto(url)
     expect(page).to_have_url(re.compile(r"/sign-in"), timeout=DEADLINE_MS)
@@ -163,7 +204,7 @@ def sign_in(page: Page, url: str, account: dict[str, str], folder: Path, step: s
     expect(page).to_have_url(re.compile(re.escape(url) + "$"), timeout=DEADLINE_MS)
 
 
-def ask_for_slot(page: Page, start: datetime) -> None:
+def ask_for_slot(page: Page, start: datetime, duration: str = NEEDS_MANAGER) -> None:
     page.get_by_label("Charger").click()
     page.get_by_role("option", name=CHARGER_NAME).click()
     # A closing menu stays in the page a moment: wait until none is left, so the next
@@ -172,7 +213,7 @@ def ask_for_slot(page: Page, start: datetime) -> None:
     page.get_by_label("Date").fill(f"{start:%Y-%m-%d}")
     page.get_by_label("Start time").fill(f"{start:%H:%M}")
     page.get_by_label("Duration").click()
-    page.get_by_role("option", name=NEEDS_MANAGER, exact=True).click()
+    page.get_by_role("option", name=duration, exact=True).click()
     expect(page.get_by_role("listbox")).to_have_count(0, timeout=DEADLINE_MS)  # menu closed
 
 
