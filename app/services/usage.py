@@ -240,14 +240,18 @@ async def expire_overdue(services: Services, limit: int | None = None) -> int:
 
 
 def expire_due(conn: Connection, now: datetime, limit: int | None) -> list[UsageRequest]:
-    """`expire_overdue`'s transaction (the sweeper times it: app/services/sweeper.py)."""
+    """`expire_overdue`'s transaction (the sweeper times it: app/services/sweeper.py). The
+    rows change in one statement for the batch; each gets its audit row."""
+    requests = UsageRequests(conn)
     changed = []
-    for before in UsageRequests(conn).overdue(now, limit):
+    for before in requests.overdue(now, limit):
         if before.status in SLOT_HOLDING:
             after, action = before.moved_to(Status.EXPIRED), "expire"
         else:
             after, action = replace(before, revocation_pending=False), "release_slot"
-        changed.append(save_request(conn, before, after, at=now, actor_id=None, action=action))
+        audit_request(conn, at=now, actor_id=None, action=action, before=before, after=after)
+        changed.append(after)
+    requests.save_statuses(changed)
     return changed
 
 
