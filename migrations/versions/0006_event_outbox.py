@@ -29,12 +29,11 @@ def upgrade() -> None:
             primary_key=True,
             autoincrement=True,
         ),
-        sa.Column("event_id", sa.String(32), nullable=False),
+        sa.Column("event_id", sa.String(32), nullable=False),  # a uuid4: no unique index
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("created_ms", sa.BigInteger, nullable=False),
         sa.Column("published_ms", sa.BigInteger, nullable=True),
         sa.Column("claimed_until_ms", sa.BigInteger, nullable=True),
-        sa.UniqueConstraint("event_id", name="uq_event_outbox_event_id"),
     )
     op.create_index("ix_event_outbox_created_ms", "event_outbox", ["created_ms"])
     op.create_index(
