@@ -7,6 +7,7 @@ connection, and a send must not wait behind the listener's pings).
 """
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.engine import URL
 CHANNEL = "powerpermit_events"
 PING_EVERY_S = 5.0  # a half-open connection (no reset seen) is found within this
 CONNECT_TIMEOUT_S = 5.0
+# How the listening connection shows in pg_stat_activity: which server process it serves.
+LISTENER = f"powerpermit-listener-{os.getpid()}"
 
 
 def asyncpg_dsn(url: URL) -> str:
@@ -50,7 +53,9 @@ class PostgresTransport:
     @asynccontextmanager
     async def listening(self, received: Callable[[str], None]) -> AsyncIterator[None]:
         self._lost = asyncio.Event()
-        connection = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT_S)
+        connection = await asyncpg.connect(
+            self.dsn, timeout=CONNECT_TIMEOUT_S, server_settings={"application_name": LISTENER}
+        )
         self._listener = connection
         connection.add_termination_listener(lambda _: self._lost.set())
 
