@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     seed_cmd.add_argument("--json", action="store_true", help="print the demo accounts as JSON")
     keys_cmd = commands.add_parser("keys", help="permit-signing keys: list, add, rotate, prune")
     keys_cmd.add_argument("action", choices=["list", "add", "rotate", "prune"])
+    keys_cmd.add_argument(
+        "kid", nargs="?", help="prune: only this key, refused with the reason while needed"
+    )
     keys_cmd.add_argument("--json", action="store_true", help="print the keys as JSON")
     args = parser.parse_args(argv)
 
@@ -143,15 +146,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 login, password, token = account["login"], account["password"], account["token"]
                 print(f"{key:8} login={login} password={password} token={token}")
     elif args.command == "keys":
-        keys(settings, args.action, as_json=args.json)
+        keys(settings, args.action, args.kid, as_json=args.json)
     return 0
 
 
-def keys(settings: Settings, action: str, *, as_json: bool) -> None:
+def keys(settings: Settings, action: str, kid: str | None, *, as_json: bool) -> None:
     """add publishes a next key that signs nothing yet; rotate makes the next key (that one,
     or a new one) current; prune drops retired keys no permit needs any more."""
     from app.services import permit_keys
     from app.services.container import build_services
+
+    if kid is not None and action != "prune":
+        raise KeyringError(f"keys {action} takes no key id (only prune does)")
 
     async def change_and_list() -> "list[KeyStatus]":
         services = build_services(settings)
@@ -164,7 +170,7 @@ def keys(settings: Settings, action: str, *, as_json: bool) -> None:
                 ring = permit_keys.rotate_keys(services, now)
                 print(f"new current key {ring.current_kid}; {len(ring.entries)} keys published")
             elif action == "prune":
-                dropped = await permit_keys.prune_keys(services, now)
+                dropped = await permit_keys.prune_keys(services, now, kid)
                 print(f"pruned {', '.join(dropped)}" if dropped else "nothing to prune")
             return await permit_keys.list_keys(services, now)
         finally:
@@ -200,6 +206,7 @@ def _key_json(status: "KeyStatus") -> dict[str, object]:
         "retired": _when(status.retired) or None,
         "last_permit_expires": _when(status.last_permit_expires) or None,
         "prunable": status.prunable,
+        "kept_because": status.kept_because,
     }
 
 

@@ -57,6 +57,9 @@ def test_rotate_makes_a_new_current_key_that_a_running_signer_uses_at_once(
 
     pruned = keys(tmp_path, "prune")
     assert pruned.returncode == 0 and "nothing to prune" in pruned.stdout  # within the grace
+    refused = keys(tmp_path, "prune", new["kid"])
+    assert refused.returncode == 2 and "still needed" in refused.stderr
+    assert "Traceback" not in refused.stderr
     assert len(listed(tmp_path)) == 2
 
     for path in (tmp_path / "keys").iterdir():

@@ -148,15 +148,29 @@ class KeyDirectory:
             self._write(changed)
             return changed
 
-    def prune(self, now: datetime, last_expiry: Callable[[KeyEntry], datetime | None]) -> list[str]:
-        """Drop every key no permit needs any more; the kids dropped, oldest first.
+    def prune(
+        self,
+        now: datetime,
+        last_expiry: Callable[[KeyEntry], datetime | None],
+        only: str | None = None,
+    ) -> list[str]:
+        """Drop every key no permit needs any more (or just key `only`, refusing with the
+        reason when it is still needed); the kids dropped, oldest first.
 
         A key goes when it is not current, was retired at least PRUNE_GRACE ago, and the
         last permit it signed (`last_expiry`, from the database) has expired. Its file is
         deleted: a key no charger should trust must never sign again."""
         with self._locked():
             ring = self.load()
-            gone = [e for e in ring.entries if prunable(e, now, last_expiry(e))]
+            if only is not None:
+                reason = still_needed(ring.entry(only), now, last_expiry(ring.entry(only)))
+                if reason:
+                    raise KeyringError(f"key {only} is still needed: {reason}")
+            gone = [
+                e
+                for e in ring.entries
+                if only in (None, e.kid) and prunable(e, now, last_expiry(e))
+            ]
             if not gone:
                 return []
             kept = tuple(e for e in ring.entries if e not in gone)
@@ -241,9 +255,22 @@ class KeyDirectory:
 
 
 def prunable(entry: KeyEntry, now: datetime, last_expiry: datetime | None) -> bool:
-    if entry.retired is None or now - entry.retired < PRUNE_GRACE:
-        return False
-    return last_expiry is None or last_expiry <= now
+    return still_needed(entry, now, last_expiry) is None
+
+
+def still_needed(entry: KeyEntry, now: datetime, last_expiry: datetime | None) -> str | None:
+    """Why the key must stay published, or None when it may go."""
+    if entry.retired is None:
+        return "it has not signed its last permit yet (current, or next after `keys add`)"
+    if now - entry.retired < PRUNE_GRACE:
+        ready = (entry.retired + PRUNE_GRACE).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (
+            "it stopped signing moments ago, a permit it signed may still be on its way "
+            f"(wait until {ready})"
+        )
+    if last_expiry is not None and last_expiry > now:
+        return f"a permit it signed is valid until {last_expiry.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return None
 
 
 def _plain_name(name: str) -> str:

@@ -14,7 +14,14 @@ from app.domain.model import User
 from app.services.access import belongs_to
 from app.services.container import Services
 from app.services.errors import NotFound
-from app.services.keyring import FIRST_KEY, KeyEntry, Keyring, LiveKeyring, prunable
+from app.services.keyring import (
+    FIRST_KEY,
+    KeyEntry,
+    Keyring,
+    LiveKeyring,
+    prunable,
+    still_needed,
+)
 from app.store.permits import Permits
 from app.store.repositories import Devices
 from device.protocol.trust_update import TrustListDocument
@@ -31,6 +38,7 @@ class KeyStatus:
     staged: bool  # published by `keys add`, signs nothing until the next rotation
     last_permit_expires: datetime | None  # None: it signed no permit
     prunable: bool
+    kept_because: str | None  # why prune keeps it, when it does
 
 
 def _keys(services: Services) -> LiveKeyring:
@@ -64,6 +72,7 @@ async def list_keys(services: Services, now: datetime) -> list[KeyStatus]:
             staged=e in ring.staged,
             last_permit_expires=expiries[e.kid],
             prunable=prunable(e, now, expiries[e.kid]),
+            kept_because=still_needed(e, now, expiries[e.kid]),
         )
         for e in ring.entries
     ]
@@ -80,8 +89,9 @@ def rotate_keys(services: Services, now: datetime) -> Keyring:
     return _keys(services).directory.rotate(now)
 
 
-async def prune_keys(services: Services, now: datetime) -> list[str]:
-    """Drop the retired keys whose last permit has expired; the kids dropped."""
+async def prune_keys(services: Services, now: datetime, kid: str | None = None) -> list[str]:
+    """Drop the retired keys whose last permit has expired (or only `kid`, refused with
+    the reason while a permit may still need it); the kids dropped."""
     directory = _keys(services).directory
     expiries = await _last_expiries(services, directory.load())
 
@@ -89,7 +99,7 @@ async def prune_keys(services: Services, now: datetime) -> list[str]:
         # A key added after the count above (a rotation meanwhile) is current: never pruned.
         return expiries.get(entry.kid, NEVER)
 
-    return directory.prune(now, last_expiry)
+    return directory.prune(now, last_expiry, only=kid)
 
 
 @dataclass(frozen=True)

@@ -167,9 +167,17 @@ async def test_prune_waits_for_the_last_permit_of_the_old_key_to_expire(
     [old, new] = await permit_keys.list_keys(services, old_permit.expires_at)
     assert (old.last_permit_expires, old.prunable) == (old_permit.expires_at, True)
     assert (new.current, new.prunable) == (True, False)
+    for kid, moment, reason in (
+        (new.kid, old_permit.expires_at, "has not signed its last permit yet"),
+        (old.kid, rotated_at, "stopped signing moments ago"),
+        (old.kid, old_permit.expires_at - timedelta(seconds=1), "valid until"),
+    ):  # naming the key: refused with the reason, nothing dropped
+        with pytest.raises(KeyringError, match=reason):
+            await permit_keys.prune_keys(services, moment, kid)
+        assert len(services.signer.key_set()) == 2
 
     clock.now = old_permit.expires_at
-    assert await permit_keys.prune_keys(services, clock.now) == [old.kid]
+    assert await permit_keys.prune_keys(services, clock.now, old.kid) == [old.kid]
     for process in (services, second_process):  # every process publishes the new key alone
         assert [jwk["kid"] for jwk in process.signer.jwks()["keys"]] == [new.kid]
     assert not (services_keys_dir(services) / f"permit-{old.kid}.ed25519").exists()
