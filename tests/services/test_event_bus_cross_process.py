@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as redis
 
 from app.domain.events import UsageRequestChanged
+from app.services import bus_cross_process
 from app.services.bus_cross_process import CrossProcessBus
 from app.services.bus_postgres import PostgresTransport
 from app.services.bus_redis import RedisTransport, channel_for
@@ -116,15 +117,18 @@ async def test_an_event_published_again_is_delivered_once(buses: BusPair) -> Non
 
 
 async def test_a_listener_that_lost_its_connection_catches_up_from_the_outbox(
-    buses: BusPair,
+    buses: BusPair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b, db = buses
+    # B waits a whole second before reconnecting: the event below is surely sent meanwhile.
+    monkeypatch.setattr(bus_cross_process, "RECONNECT_S", (1.0,))
     async with b.subscribe(["site:site-1"]) as on_b:
         await cut_listener(b)
         await until(lambda: not b.is_connected())
         # Sent while B is not listening: the transport drops it for B.
         missed = await committed(db, "41")
         await a.publish(missed)
+        assert not b.is_connected()
         await until(b.is_connected)
         assert await received(on_b) == [missed]
         assert b.catch_ups == 1
