@@ -48,13 +48,16 @@ def _hh_mm(moment: time | None) -> str | None:
 # the table goes through it. (usage_requests and permits: app/store/booking.py.)
 
 
-def user_row(user: User, password_hash: str | None) -> dict[str, Any]:
+def user_row(user: User, password_hash: str | None, language: str | None = None) -> dict[str, Any]:
+    """The user's columns; the page language is a setting the user chooses later
+    (app/store/preferences.py), None until then: the browser's language decides."""
     return {
         "id": user.id,
         "login": user.login,
         "display_name": user.display_name,
         "role": user.role.value,
         "password_hash": password_hash,
+        "language": language,
     }
 
 
