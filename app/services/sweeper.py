@@ -94,13 +94,16 @@ async def sweep_forever(services: Services, interval: float = INTERVAL_S) -> Non
 
 
 class _Pace:
-    """Batch sizes and the rest after each batch. Where a batch's statements run on the
-    event loop, sizes keep them within BATCH_BUDGET_S (halved when a batch ran over,
-    doubled back up to `most` when one took under half); elsewhere a batch mostly waits
-    for the database server, which holds up no request, and keeps `most`."""
+    """Batch sizes and the rest after each batch. The first batch is one row (the sweep
+    starts with the server, and a first batch of 200 rows on SQLite held back its start);
+    sizes double after each batch up to `most`. Where a batch's statements run on the event
+    loop they double only after a batch that took under half of BATCH_BUDGET_S, and halve
+    after one that ran over; elsewhere a batch mostly waits for the database server, which
+    holds up no request."""
 
     def __init__(self, most: int, on_loop: bool) -> None:
-        self.most = self.size = most
+        self.most = most
+        self.size = 1
         self.on_loop = on_loop
         self.took = 0.0
 
@@ -121,7 +124,7 @@ class _Pace:
         done = len(changed)
         if self.on_loop and self.took > BATCH_BUDGET_S:
             self.size = max(1, self.size // 2)
-        elif self.took < BATCH_BUDGET_S / 2:
+        elif not self.on_loop or self.took < BATCH_BUDGET_S / 2:
             self.size = min(self.most, self.size * 2)
         return done
 
