@@ -72,6 +72,9 @@ class ChargerAtHand:
         if function == "revocations":
             result = charger.apply_revocations(args[1].encode())
             return ok(result) if result["accepted"] else refused(result)
+        if function == "trust":
+            result = charger.apply_trust_update(args[1].encode())
+            return ok(result) if result["accepted"] else refused(result)
         raise AssertionError(f"link.js has no {function}")
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from nicegui.testing import User
 
 from app.domain import model
 from app.domain.model import Status
+from app.services import permit_keys
 from app.services.container import Services
 from app.services.permits import revoke_permit
 from app.services.queries import list_requests, load_permits_by_id
@@ -107,6 +108,8 @@ async def test_the_phone_sends_the_permit_stops_syncs_and_sees_its_history(
     await driver.should_see(f"1 receipt uploaded · {energy_wh / 1000:.2f} kWh", retries=SLOW)
     await driver.should_see("The charger let go of 1 receipt the server now holds.")
     await driver.should_see("The charger holds the newest revocation list (0).")
+    # Commissioned from the published keys, it holds no trust list yet: it gets the server's.
+    await driver.should_see("Trust list 0 handed to the charger: it now trusts 1 server key.")
     assert ch1.charger.info()["unsent_receipts"] == 0  # the real device took the server's word
     await driver.should_see("Completed", retries=SLOW)
     await driver.should_see("History", retries=SLOW)
@@ -136,6 +139,35 @@ async def test_sync_hands_the_charger_a_newer_revocation_list_and_frees_the_slot
 
     driver.find("Sync with charger").click()
     await driver.should_see("The charger holds the newest revocation list (1).", retries=SLOW)
+
+
+async def test_after_a_key_rotation_sync_teaches_the_charger_the_new_key(
+    person: Person, demo: dict[str, Any], ch1: ChargerAtHand, services: Services
+) -> None:
+    ring = permit_keys.rotate_keys(services, services.clock())  # the next permit: a new key
+    driver = await driver_with_a_permit(person, demo, ch1)
+    ch1.clock.advance(LEAD.total_seconds())
+    driver.find("Send to charger").click()
+    await driver.should_see(
+        "The charger refused the permit: The charger does not know the server's key: its "
+        "trust list needs an update.",
+        retries=SLOW,
+    )
+
+    driver.find("Sync with charger").click()
+    await driver.should_see(
+        f"Trust list {ring.sequence} handed to the charger: it now trusts 2 server keys.",
+        retries=SLOW,
+    )
+    assert ch1.charger.info()["trust_sequence"] == ring.sequence
+    driver.find("Send to charger").click()
+    await driver.should_see("The charger accepted the permit.", retries=SLOW)
+
+    driver.find("Sync with charger").click()
+    await driver.should_see(
+        f"The charger holds the newest trust list ({ring.sequence}).", retries=SLOW
+    )
+    assert ch1.calls.count("trust") == 1
 
 
 async def test_a_charger_that_does_not_answer_is_said_in_words(

@@ -85,6 +85,10 @@ async def revocations(link_url: str, token: str) -> LinkAnswer:
     return await _call("revocations", link_url, token)
 
 
+async def trust(link_url: str, token: str) -> LinkAnswer:
+    return await _call("trust", link_url, token)
+
+
 async def _call(function: str, *args: str) -> LinkAnswer:
     arguments = ", ".join(json.dumps(arg) for arg in args)
     try:

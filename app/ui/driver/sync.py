@@ -4,7 +4,9 @@ back, over the local link, from the browser.
 The browser fetches the charger's unsent receipts and hands them to this page; the page
 stores them (app/services/receipts.py) and gives the browser the server's signed
 acknowledgement to pass on, so the charger may drop them. A revocation list newer than the
-charger's goes the same way, and the charger's signed confirmation comes back.
+charger's goes the same way, and the charger's signed confirmation comes back; so does the
+server's trust list after a permit-key rotation (docs/device.md), so the charger knows a
+new key before a permit signed with it arrives.
 """
 
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from nicegui import ui
 from app.domain.model import Device, User
 from app.services.container import Services
 from app.services.errors import ServiceError
+from app.services.permit_keys import trust_list
 from app.services.permits import RevocationListTooLarge, confirm_revocations, revocation_list
 from app.services.receipts import ReceiptStatus, submit_receipts
 from app.ui import sessions, sign_in
@@ -95,6 +98,8 @@ class SyncCard:
             await self._receipts(link)
             held = info.body.get("revocation_sequence")
             await self._revocations(device, held if isinstance(held, int) else 0)
+            trusted = info.body.get("trust_sequence")
+            await self._trust(device, trusted if isinstance(trusted, int) else None)
         finally:
             self.button.enable()
         self.on_synced()
@@ -167,6 +172,37 @@ class SyncCard:
                     )
                 )
 
+    async def _trust(self, device: Device, held: int | None) -> None:
+        """The server's trust list, when it is newer than the one the charger holds (None: the
+        charger holds none yet, only the keys it was commissioned with)."""
+        try:
+            signed = await trust_list(self.services, self.user, device.id)
+        except ServiceError as err:
+            self._say(_("No trust list: {error}").format(error=error_words(err)))
+            return
+        sequence = signed.document.sequence
+        if held is not None and sequence <= held:
+            self._say(
+                _("The charger holds the newest trust list ({sequence}).").format(sequence=held)
+            )
+            return
+        assert device.link_url is not None
+        answer = await charger_link.trust(device.link_url, b64url(signed.token))
+        if not answer.ok:
+            self._say(
+                _("Trust list {sequence} refused: {reason}").format(
+                    sequence=sequence, reason=answer.reason_words()
+                )
+            )
+            return
+        kids = answer.body.get("trusted_keys")
+        keys = len(kids) if isinstance(kids, list) else len(signed.document.keys)
+        self._say(
+            _("Trust list {sequence} handed to the charger: it now trusts {keys}.").format(
+                sequence=sequence, keys=_server_keys(keys)
+            )
+        )
+
     def _say(self, words: str) -> None:
         with self.result:
             ui.label(words)
@@ -174,3 +210,7 @@ class SyncCard:
 
 def _receipts(count: int) -> str:
     return ngettext("{count} receipt", "{count} receipts", count).format(count=count)
+
+
+def _server_keys(count: int) -> str:
+    return ngettext("{count} server key", "{count} server keys", count).format(count=count)

@@ -69,6 +69,7 @@
     acknowledge: (linkUrl, acknowledgement) =>
       call(linkUrl, "POST", "/link/receipts/ack", { acknowledgement }),
     revocations: (linkUrl, token) => call(linkUrl, "POST", "/link/revocations", { revocations: token }),
+    trust: (linkUrl, token) => call(linkUrl, "POST", "/link/trust", { trust: token }),
 
     forgetHolder(permitId) {
       const all = holders();
