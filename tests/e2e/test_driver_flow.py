@@ -138,6 +138,11 @@ def test_a_driver_gets_a_managers_approval_and_charges(
         shoot(driver, screenshots, "10-driver-synced")
         # The server's acknowledgement went back through the page: the charger let go.
         assert wait_for(stack, lambda info: info["unsent_receipts"] == 0)["unsent_receipts"] == 0
+        # So did the server's trust list: the charger, commissioned from the published keys,
+        # now holds the signed document (and takes a rotation's new key the same way).
+        trusted = driver.get_by_text(re.compile(r"^Trust list 0 handed to the charger"))
+        expect(trusted).to_be_visible(timeout=DEADLINE_MS)
+        assert stack.charger.info()["trust_sequence"] == 0
         finished = driver.locator(".q-card").get_by_text("Completed", exact=True)
         expect(finished).to_be_visible(timeout=DEADLINE_MS)
 
