@@ -30,7 +30,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     pages = pages_app(services, settings.data_dir if settings else None)
 
     async def permit_keys(_: Request) -> Response:
-        return JSONResponse(services.signer.jwks(), headers={"Cache-Control": "max-age=300"})
+        # A cached copy lags a key change by a minute at most; `keys add` a minute ahead of
+        # `keys rotate` leaves no gap (docs/deploy.md, Key custody).
+        return JSONResponse(services.signer.jwks(), headers={"Cache-Control": "max-age=60"})
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
