@@ -22,10 +22,11 @@ LINK_CALL = re.compile(r"return await powerpermitLink\.(\w+)\((.*)\)$", re.DOTAL
 
 
 class ChargerAtHand:
-    """ch-1, commissioned on the server, trusting the server's keys, on its own clock."""
+    """ch-1, commissioned on the server, trusting the server's keys (or `trust`), on its own
+    clock."""
 
-    def __init__(self, state_dir: Path, services: Services) -> None:
-        trust = TrustList.from_json(json.dumps(services.signer.jwks()))
+    def __init__(self, state_dir: Path, services: Services, trust: TrustList | None = None) -> None:
+        trust = trust or TrustList.from_json(json.dumps(services.signer.jwks()))
         self.config = init_state(state_dir, "ch-1", trust)
         self.clock = ManualClock(services.clock().timestamp())
         self.store = Store(self.config.db_path)

@@ -20,6 +20,7 @@ from app.services.permits import revoke_permit
 from app.services.queries import list_requests, load_permits_by_id
 from app.ui.driver.sync import upload_receipts
 from device.battery import Battery
+from device.protocol.keys import SigningKey, TrustList
 from tests.ui.charger import LINK_CALL, MANAGER, ChargerAtHand
 from tests.ui.conftest import SLOW, Person, sign_in
 
@@ -168,6 +169,29 @@ async def test_after_a_key_rotation_sync_teaches_the_charger_the_new_key(
         f"The charger holds the newest trust list ({ring.sequence}).", retries=SLOW
     )
     assert ch1.calls.count("trust") == 1
+
+
+async def test_a_charger_that_trusts_none_of_the_servers_keys_keeps_its_trust_list(
+    person: Person, demo: dict[str, Any], services: Services, tmp_path: Path
+) -> None:
+    stranger = TrustList([SigningKey.generate().public_key])  # all it trusted was pruned
+    lost = ChargerAtHand(tmp_path / "ch-1", services, trust=stranger)
+    await lost.register(services)
+    try:
+        driver = person()
+        driver.javascript_rules[LINK_CALL] = lost.answer
+        await sign_in(driver, demo["user"]["login"], demo["user"]["password"], "/app")
+        await driver.should_see("Sync with charger", retries=SLOW)
+        driver.find("Sync with charger").click()
+        await driver.should_see(
+            "Trust list 0 refused: The charger trusts none of the server's keys: a manager "
+            "must set it up again.",
+            retries=SLOW,
+        )
+        info = lost.charger.info()
+        assert info["trust_sequence"] is None and len(info["trusted_keys"]) == 1
+    finally:
+        lost.close()
 
 
 async def test_a_charger_that_does_not_answer_is_said_in_words(

@@ -189,9 +189,15 @@ class SyncCard:
         assert device.link_url is not None
         answer = await charger_link.trust(device.link_url, b64url(signed.token))
         if not answer.ok:
+            # unknown_key here: every key the charger trusts was pruned; no phone can help.
+            reason = (
+                _("The charger trusts none of the server's keys: a manager must set it up again.")
+                if answer.reason == "unknown_key"
+                else answer.reason_words()
+            )
             self._say(
                 _("Trust list {sequence} refused: {reason}").format(
-                    sequence=sequence, reason=answer.reason_words()
+                    sequence=sequence, reason=reason
                 )
             )
             return
