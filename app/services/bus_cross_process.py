@@ -15,6 +15,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
+from functools import partial
 from typing import Protocol
 
 from app.services.events import Event, InProcessBus
@@ -25,7 +26,7 @@ log = logging.getLogger("powerpermit.events")
 
 SEEN_IDS = 50_000  # ids remembered for dedupe: far more than arrive in a catch-up window
 CATCH_UP_MARGIN_MS = 10_000  # commits out of sequence order land within this
-CATCH_UP_LIMIT = 10_000
+CATCH_UP_LIMIT = 2_000  # events read per page of a catch-up
 RECONNECT_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # backoff while the listener is down
 
 
@@ -178,9 +179,17 @@ class CrossProcessBus(InProcessBus):
         """Listening again: deliver what the outbox holds since the drop (the time margin
         covers transactions that committed out of sequence order)."""
         after, since = self._last_seq, lost_at_ms - CATCH_UP_MARGIN_MS
-        missed = await self.db.read(lambda c: outbox.since(c, after, since, CATCH_UP_LIMIT))
-        for event in missed:
-            await self._deliver(event)
+        read = 0
+        while True:  # in pages, however long the listener was away
+            page = await self.db.read(
+                partial(outbox.since, after_seq=after, since_ms=since, limit=CATCH_UP_LIMIT)
+            )
+            for event in page:
+                await self._deliver(event)
+            read += len(page)
+            if len(page) < CATCH_UP_LIMIT:
+                break
+            after, since = page[-1].sequence, outbox.now_ms() + 1  # by sequence from here
         self._lost_at_ms = None
         self.catch_ups += 1
-        log.info("event listener back: %d events read from the outbox", len(missed))
+        log.info("event listener back: %d events read from the outbox", read)

@@ -77,9 +77,11 @@ async def committed(db: Database, request_id: str = "1") -> Event:
     return await db.write(lambda conn: outbox.insert(conn, event))
 
 
-async def received(queue: asyncio.Queue[Event], timeout: float = 10.0) -> list[Event]:
-    """The first event to arrive, then whatever else arrives while watching a moment."""
-    events = [await asyncio.wait_for(queue.get(), timeout)]
+async def received(
+    queue: asyncio.Queue[Event], timeout: float = 10.0, count: int = 1
+) -> list[Event]:
+    """The first `count` events to arrive, then whatever else arrives while watching."""
+    events = [await asyncio.wait_for(queue.get(), timeout) for _ in range(count)]
     await asyncio.sleep(QUIET_S)
     while not queue.empty():
         events.append(queue.get_nowait())
@@ -122,15 +124,17 @@ async def test_a_listener_that_lost_its_connection_catches_up_from_the_outbox(
     a, b, db = buses
     # B waits a whole second before reconnecting: the event below is surely sent meanwhile.
     monkeypatch.setattr(bus_cross_process, "RECONNECT_S", (1.0,))
+    monkeypatch.setattr(bus_cross_process, "CATCH_UP_LIMIT", 2)  # read in several pages
     async with b.subscribe(["site:site-1"]) as on_b:
         await cut_listener(b)
         await until(lambda: not b.is_connected())
-        # Sent while B is not listening: the transport drops it for B.
-        missed = await committed(db, "41")
-        await a.publish(missed)
+        # Sent while B is not listening: the transport drops them for B.
+        missed = [await committed(db, str(30 + i)) for i in range(5)]
+        for event in missed:
+            await a.publish(event)
         assert not b.is_connected()
         await until(b.is_connected)
-        assert await received(on_b) == [missed]
+        assert await received(on_b, count=len(missed)) == missed
         assert b.catch_ups == 1
         # Listening again, live events flow as before, once each.
         live = await committed(db, "42")
