@@ -17,11 +17,15 @@ from app.observability.graphql import with_request_id
 from app.schema import graphiql, schema
 from app.schema.context import Context
 from app.schema.limits import MAX_BODY_BYTES
+from app.schema.ws_handler import SplicingHandler
 from app.services.accounts import authenticate, token_from_header
 from app.services.container import Services
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
+    # One JSON encoding per shared subscription result, not per subscriber (ws_handler.py).
+    graphql_transport_ws_handler_class = SplicingHandler
+
     def __init__(self, services: Services) -> None:
         super().__init__(
             schema,
