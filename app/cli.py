@@ -46,7 +46,9 @@ def seed_demo(settings: Settings) -> dict[str, object]:
         services.db.engine.dispose()
 
 
-def serve(settings: Settings, host: str, port: int, log_format: str = "json") -> None:
+def serve(
+    settings: Settings, host: str, port: int, log_format: str = "json", ws: str = "auto"
+) -> None:
     import gc
 
     import uvicorn
@@ -75,6 +77,7 @@ def serve(settings: Settings, host: str, port: int, log_format: str = "json") ->
         # Subscription messages are a few hundred bytes: per-message deflate cost a fifth of
         # the server's CPU per event at 1,000 subscribers, and two zlib contexts per socket.
         ws_per_message_deflate=False,
+        ws=ws,  # one of uvicorn's names, checked by argparse
     )
 
 
@@ -112,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         default="json",
         help="json (default): one object per line, for a log shipper; text: for a terminal",
     )
+    serve_cmd.add_argument(
+        "--ws",
+        choices=["auto", "websockets", "websockets-sansio", "wsproto"],
+        default="auto",
+        help="uvicorn's websocket implementation (bench/fanout.py --ws compares their cost)",
+    )
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     backup_cmd = commands.add_parser("backup", help="copy the SQLite store to PATH, live")
     restore_cmd = commands.add_parser("restore", help="put a backup in place of the store")
@@ -138,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        serve(settings, args.host, args.port, args.log_format)
+        serve(settings, args.host, args.port, args.log_format, args.ws)
     elif args.command in ("backup", "restore"):
         return backup_or_restore(args, settings)
     elif args.command == "migrate":

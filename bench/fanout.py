@@ -2,6 +2,8 @@
 
 Run: `.venv/bin/python bench/fanout.py [--subscribers 1000] [--rounds 30] [--clients 4]`
      `.venv/bin/python bench/fanout.py --processes 2 --subscribers 10000`  (PostgreSQL)
+     `.venv/bin/python bench/fanout.py --skip-before --ws websockets-sansio,wsproto`
+     (the shared path once per uvicorn websocket implementation, in one run)
 
 One process (default, SQLite): starts `powerpermit serve` over a fresh data directory
 (`migrate`, `seed-demo`), connects the subscribers as the demo manager from `--clients`
@@ -223,16 +225,16 @@ def prepare(env: dict[str, str]) -> dict[str, Any]:
 class Server(ServerProcess):
     """`powerpermit serve` with our own environment (database, fan-out mode)."""
 
-    def __init__(self, data_dir: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str], ws: str = "auto") -> None:
         super().__init__(data_dir, port, data_dir / f"server-{port}.log")
-        self.env = env
+        self.env, self.ws = env, ws
 
     def start(self) -> None:
         import subprocess
 
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            powerpermit("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            powerpermit("serve", "--host", "127.0.0.1", "--port", str(self.port), "--ws", self.ws),
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -336,10 +338,13 @@ def report(label: str, rounds: list[Round], subscribers: int) -> tuple[float, fl
     lost = sum(subscribers - r.got for r in rounds)
     p99 = percentile(last, 0.99)
     cpu = statistics.median(r.cpu_ms for r in rounds)
+    # /proc counts CPU in 10 ms ticks: the mean over all rounds resolves finer than that.
+    cpu_mean = statistics.fmean(r.cpu_ms for r in rounds)
     print(
         f"{label:<28} last subscriber p50 {statistics.median(last):7.1f} ms"
         f"  p99 {p99:7.1f} ms   every message p50 {statistics.median(each):7.1f} ms"
         f"  p99 {percentile(each, 0.99):7.1f} ms   server CPU per event {cpu:6.1f} ms"
+        f" (mean {cpu_mean:6.1f})"
         f"   lost {lost} of {subscribers * len(rounds)}"
     )
     return p99, cpu
@@ -356,9 +361,9 @@ def raise_open_files_limit(needed: int) -> None:
 def one_process(args: argparse.Namespace) -> None:
     raise_open_files_limit(args.subscribers + 200)
     results: dict[str, tuple[float, float]] = {}
-    for mode in ("per-subscriber", "shared"):
-        if mode == "per-subscriber" and args.skip_before:
-            continue
+    runs = [] if args.skip_before else [("per-subscriber", args.ws[0])]
+    runs += [("shared", ws) for ws in args.ws]
+    for mode, ws in runs:
         data_dir = Path(tempfile.mkdtemp(prefix="pp-fanout-"))
         try:
             env = env_for(
@@ -368,10 +373,13 @@ def one_process(args: argparse.Namespace) -> None:
             )
             summary = prepare(env)
             port = free_port()
-            server = Server(data_dir, port, env)
+            server = Server(data_dir, port, env, ws)
             server.start()
             try:
-                print(f"{mode}: {args.subscribers} approvalQueue subscribers, 1 process, SQLite")
+                print(
+                    f"{mode}: {args.subscribers} approvalQueue subscribers, 1 process, SQLite,"
+                    f" uvicorn --ws {ws}"
+                )
                 clients = Clients.start(
                     [f"ws://127.0.0.1:{port}/graphql"],
                     summary["manager"]["token"],
@@ -393,10 +401,10 @@ def one_process(args: argparse.Namespace) -> None:
                     clients.stop()
             finally:
                 server.stop()
-            label = (
-                "before (each reads)" if mode == "per-subscriber" else "after (read once, shared)"
+            label = "before (each reads)" if mode == "per-subscriber" else f"after, ws {ws}"
+            results[mode if ws == args.ws[0] else f"{mode} {ws}"] = report(
+                label, rounds, args.subscribers
             )
-            results[mode] = report(label, rounds, args.subscribers)
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
     if "per-subscriber" in results:
@@ -470,6 +478,12 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="server processes")
     parser.add_argument("--redis", action="store_true", help="two processes over Redis")
     parser.add_argument("--skip-before", action="store_true", help="only the shared path")
+    parser.add_argument(
+        "--ws",
+        type=lambda names: names.split(","),
+        default=["auto"],
+        help="uvicorn websocket implementations to compare, e.g. websockets-sansio,wsproto",
+    )
     args = parser.parse_args()
     if args.processes == 1:
         one_process(args)
