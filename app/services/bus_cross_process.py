@@ -126,6 +126,7 @@ class CrossProcessBus(InProcessBus):
 
     async def stop(self) -> None:
         self._started = False
+        self._connected = False  # a cancelled listener never reaches its own reset
         if self._listener is not None:
             self._listener.cancel()
             with suppress(asyncio.CancelledError):

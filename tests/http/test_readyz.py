@@ -49,6 +49,8 @@ async def test_not_ready_until_the_event_listener_is_connected(services: Service
     assert response.json()["failed"] == ["event_listener"]
     async with services.running():
         assert (await probe(services, "/readyz")).status_code == 200
+    # Stopped (a process shutting down): out of the pool again.
+    assert (await probe(services, "/readyz")).json()["failed"] == ["event_listener"]
 
 
 @pytest.fixture
