@@ -8,7 +8,9 @@ handles at most SWEEP_BATCH rows, and on SQLite fewer, as many as fit in BATCH_B
 there a batch's statements run on the event loop itself (app/store/database.py), and 200
 rows took it 40-300 ms depending on the machine's load, while every request waited.
 Between batches the sweep rests as long as the batch took, so requests keep being served
-while a backlog drains (bench/sweep_backlog.py).
+while a backlog drains (bench/sweep_backlog.py). A batch's audit rows and its outbox
+events go in one multi-row INSERT each: one statement per row cost a round trip per row
+on PostgreSQL, where a loop busy with requests made each wait its turn.
 
 Several `powerpermit serve` processes share one PostgreSQL: an advisory lock lets one of
 them sweep while the others skip the round, and the rows of a batch are taken with
@@ -25,10 +27,12 @@ from functools import partial
 
 from sqlalchemy.engine import Connection
 
+from app.domain.events import UsageRequestChanged
 from app.domain.model import UsageRequest
 from app.services.container import Services
-from app.services.publishing import write_then_publish
+from app.services.publishing import event_for, publish_events
 from app.services.usage import ISSUE_BATCH, expire_due, issue_due
+from app.store import outbox
 
 log = logging.getLogger("powerpermit.sweeper")
 
@@ -110,17 +114,23 @@ class _Pace:
     async def run(
         self, services: Services, body: Callable[[Connection], list[UsageRequest]]
     ) -> int:
-        """One batch as one transaction, its events published after the commit."""
+        """One batch as one transaction with its outbox rows, its events published after
+        the commit (as `write_then_publish` does, with the batch's events in one insert)."""
+        events: list[UsageRequestChanged] = []
 
         def work(conn: Connection) -> list[UsageRequest]:
             # The statements alone: on SQLite the commit's fsync runs off the loop.
             started = time.perf_counter()
             try:
-                return body(conn)
+                changed = body(conn)
+                # Assigned, not appended: a transaction run again leaves only its last events.
+                events[:] = outbox.insert_many(conn, [event_for(row) for row in changed])
+                return changed
             finally:
                 self.took = time.perf_counter() - started
 
-        changed: list[UsageRequest] = await write_then_publish(services, work, lambda rows: rows)
+        changed = await services.db.write(work)
+        await publish_events(services, events)
         done = len(changed)
         if self.on_loop and self.took > BATCH_BUDGET_S:
             self.size = max(1, self.size // 2)

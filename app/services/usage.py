@@ -26,11 +26,12 @@ from app.domain.model import (
 from app.domain.permits import PERMIT_LEAD, permit_available_at, permit_due
 from app.domain.rules import OFF_THE_CALENDAR, Candidate, Decision, Outcome, evaluate
 from app.services.access import require_manager
-from app.services.audit import audit_request, save_request
+from app.services.audit import audit_request, request_snapshot, save_request
 from app.services.container import Services
 from app.services.errors import NotAllowed, NotFound
 from app.services.permits import withdraw
 from app.services.publishing import write_then_publish
+from app.store.audit import AuditLog, AuditRow
 from app.store.booking import load_context
 from app.store.errors import SlotOverlap
 from app.store.permits import Permits
@@ -213,15 +214,19 @@ def issue_due(
 ) -> list[UsageRequest]:
     """`issue_due_permits`' transaction (the sweeper times it: app/services/sweeper.py)."""
     requests = UsageRequests(conn)
-    issued = []
+    issued, audits = [], []
     for request_id in requests.awaiting_permit(now + PERMIT_LEAD, now, limit):
         # Re-read under the row lock: a driver may have collected or cancelled it since.
         request = requests.get(request_id, for_update=True)
         if request is None or request.status is not Status.APPROVED or request.permit_id:
             continue
-        done = _issue_and_audit(services, conn, request, now, actor_id=None)
-        if done is not None:
-            issued.append(done[0])
+        permit = _issue_if_due(services, conn, request, now)
+        if permit is None:
+            continue
+        after = replace(request, permit_id=permit.id)
+        audits.append(_sweep_audit(now, "issue_permit", request, after))
+        issued.append(after)
+    AuditLog(conn).record_many(audits)  # the batch's audit rows in one statement
     return issued
 
 
@@ -241,18 +246,33 @@ async def expire_overdue(services: Services, limit: int | None = None) -> int:
 
 def expire_due(conn: Connection, now: datetime, limit: int | None) -> list[UsageRequest]:
     """`expire_overdue`'s transaction (the sweeper times it: app/services/sweeper.py). The
-    rows change in one statement for the batch; each gets its audit row."""
+    rows change in one statement for the batch, and their audit rows go in one more."""
     requests = UsageRequests(conn)
-    changed = []
+    changed, audits = [], []
     for before in requests.overdue(now, limit):
         if before.status in SLOT_HOLDING:
             after, action = before.moved_to(Status.EXPIRED), "expire"
         else:
             after, action = replace(before, revocation_pending=False), "release_slot"
-        audit_request(conn, at=now, actor_id=None, action=action, before=before, after=after)
+        audits.append(_sweep_audit(now, action, before, after))
         changed.append(after)
     requests.save_statuses(changed)
+    AuditLog(conn).record_many(audits)
     return changed
+
+
+def _sweep_audit(now: datetime, action: str, before: UsageRequest, after: UsageRequest) -> AuditRow:
+    """The audit row `audit_request` writes for the server's own change, as a value."""
+    return AuditRow(
+        at=now,
+        actor_id=None,
+        action=action,
+        entity="usage_request",
+        entity_id=after.id,
+        before=request_snapshot(before),
+        after=request_snapshot(after),
+        site_id=after.site_id,
+    )
 
 
 def _issue_if_due(

@@ -4,6 +4,7 @@ engine and pool) never expire the same request twice."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from app.services.events import Event
 from app.services.sweeper import SWEEP_LOCK, sweep
 from app.settings import Settings
 from app.store import tables as t
+from app.store.outbox import decode
 from app.store.repositories import Users
 from tests.conftest import Clock
 
@@ -26,22 +28,24 @@ SITE = "sweep"
 DEVICES = 5
 
 
-async def _ask_many(services: Services, clock: Clock, count: int) -> tuple[list[str], User]:
-    """`count` requests on the sweep site, alternating short (approved at once) and long
+async def _ask_many(
+    services: Services, clock: Clock, count: int, site: str = SITE
+) -> tuple[list[str], User]:
+    """`count` requests on a new site, alternating short (approved at once) and long
     (waiting for a manager) slots, spread over the devices 4 h apart, within two days."""
 
     def add_site(conn: Connection) -> None:
-        add_busy_site(conn, SITE, devices=DEVICES, drivers=1, now=clock.now)
+        add_busy_site(conn, site, devices=DEVICES, drivers=1, now=clock.now)
 
     await services.db.write(add_site)
-    driver = await services.db.read(lambda conn: Users(conn).get(f"{SITE}-u0"))
+    driver = await services.db.read(lambda conn: Users(conn).get(f"{site}-u0"))
     assert driver is not None
     ids = []
     for n in range(count):
         minutes = 30 if n % 2 else 180  # 180 > the site's automatic-approval limit
         starts = clock.now + timedelta(hours=1 + 4 * (n // DEVICES))
         asked = await usage.request_usage(
-            services, driver, f"{SITE}-{n % DEVICES}", starts, timedelta(minutes=minutes)
+            services, driver, f"{site}-{n % DEVICES}", starts, timedelta(minutes=minutes)
         )
         assert asked.request is not None, asked.decision
         ids.append(asked.request.id)
@@ -79,6 +83,56 @@ async def test_a_backlog_drains_completely_over_bounded_batches_and_each_is_anno
     expired_events = [e.request_id for e in heard if e.status == Status.EXPIRED.value]
     assert sorted(expired_events) == sorted(overdue)
     assert (await sweep(services, batch=5)).expired == 0  # nothing left
+
+
+async def test_each_expired_request_has_one_audit_row_with_its_site_and_one_event(
+    services: Services, clock: Clock
+) -> None:
+    # Two sites in the same batches: each row's site is its own request's.
+    on_a, _ = await _ask_many(services, clock, 7)
+    on_b, _ = await _ask_many(services, clock, 6, site="sweep-b")
+    site_of = {**dict.fromkeys(on_a, SITE), **dict.fromkeys(on_b, "sweep-b")}
+    clock.advance(timedelta(days=2))
+    stored_before = await _outbox_rows(services)
+
+    async with services.bus.subscribe([f"site:{SITE}", "site:sweep-b"]) as events:
+        swept = await sweep(services, batch=4)
+        heard = _drain(events)
+
+    assert swept.expired == 13
+    audited = await services.db.read(
+        lambda conn: (
+            conn.execute(sa.select(t.audit_log).where(t.audit_log.c.action == "expire"))
+            .mappings()
+            .all()
+        )
+    )
+    assert sorted(row["entity_id"] for row in audited) == sorted(site_of)  # each once
+    for row in audited:
+        assert row["entity"] == "usage_request" and row["actor_id"] is None
+        assert row["site_id"] == site_of[row["entity_id"]]
+        assert row["before"]["status"] in {"APPROVED", "NEEDS_MANAGER"}
+        assert row["after"]["status"] == "EXPIRED"
+
+    # One outbox row per expired request, its id and sequence the ones subscribers heard.
+    stored = [e for e in await _outbox_rows(services) if e not in stored_before]
+    assert sorted(e.request_id for e in stored) == sorted(site_of)
+    assert all(e.status == "EXPIRED" and e.site_id == site_of[e.request_id] for e in stored)
+    assert len({e.id for e in stored}) == len(stored) and all(e.id for e in stored)
+    assert sorted(heard, key=lambda e: e.sequence) == stored
+    assert [e.sequence for e in heard] == sorted(e.sequence for e in heard)  # in order
+
+
+async def _outbox_rows(services: Services) -> list[Event]:
+    """Every stored event as its row says: the payload's fields, the row's id and sequence."""
+    query = sa.select(t.event_outbox.c.seq, t.event_outbox.c.event_id, t.event_outbox.c.payload)
+    rows = await services.db.read(lambda conn: conn.execute(query.order_by("seq")).all())
+    stored = []
+    for seq, event_id, payload in rows:
+        event = decode(payload)
+        assert event.id == event_id
+        stored.append(replace(event, sequence=int(seq)))
+    return stored
 
 
 async def _ask_two_ahead(services: Services, clock: Clock) -> list[str]:
