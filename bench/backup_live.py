@@ -14,21 +14,19 @@ during backups, with the ratios, all from the same run.
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from data_scale import Shape, prepare
-from request_usage import ROOT, TRIVIAL, Bench, Connection, free_port
+from request_usage import ROOT, Bench
+from servers import Load, Server, closed_loop, server_env
 
 sys.path.insert(0, str(ROOT))
 
@@ -38,96 +36,13 @@ from app.store.database import Database  # noqa: E402
 WRITERS, READERS = 2, 2  # connections per call kind
 
 
-@dataclass
-class Load:
-    """Latencies (s) of one kind of call, and how many failed."""
-
-    latencies: list[float] = field(default_factory=list)
-    failed: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
-
-    def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
-
-
-async def closed_loop(
-    port: int,
-    concurrency: int,
-    stop: asyncio.Event,
-    body: Callable[[], tuple[bytes, str | None]],
-    expect: bytes,
-) -> Load:
-    """`concurrency` keep-alive connections, each sending its next call on the answer."""
-    load = Load()
-    conns = [await Connection.open(port) for _ in range(concurrency)]
-
-    async def worker(conn: Connection) -> None:
-        while not stop.is_set():
-            payload, token = body()
-            started = time.perf_counter()
-            status, reply = await conn.request("POST", "/graphql", payload, token)
-            if status == 200 and expect in reply:
-                load.latencies.append(time.perf_counter() - started)
-            else:
-                load.failed += 1
-
-    started = time.perf_counter()
-    try:
-        await asyncio.gather(*(worker(conn) for conn in conns))
-    finally:
-        load.elapsed = time.perf_counter() - started
-        for conn in conns:
-            await conn.close()
-    return load
-
-
-class Server:
-    """One `powerpermit serve` on a free loopback port."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.log = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self, timeout: float = 120.0) -> None:
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"server exited with {self.proc.returncode}; see {self.log.name}")
-            try:
-                conn = await Connection.open(self.port)
-                try:
-                    status, _ = await conn.request("GET", "/readyz", b"", None)
-                finally:
-                    await conn.close()
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            await asyncio.sleep(0.05)
-        sys.exit(f"server not ready within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
-        self.log.close()
+def answered(expect: bytes) -> Callable[[int, bytes], bool]:
+    return lambda status, reply: status == 200 and expect in reply
 
 
 async def loads(port: int, bench: Bench, stop: asyncio.Event) -> tuple[Load, Load]:
-    writes = closed_loop(port, WRITERS, stop, bench.mutation_body, b'"APPROVED"')
-    reads = closed_loop(port, READERS, stop, lambda: (TRIVIAL, None), b'"Query"')
+    writes = closed_loop([port], WRITERS, stop.is_set, bench.mutation_body, answered(b'"APPROVED"'))
+    reads = closed_loop([port], READERS, stop.is_set, ok=answered(b'"Query"'))
     done = await asyncio.gather(writes, reads)
     return done[0], done[1]
 
@@ -211,9 +126,9 @@ def main() -> None:
         db.engine.dispose()
         bench = Bench(tokens, device_ids, (now + timedelta(hours=1)).replace(minute=0))
         size = (data_dir / "powerpermit.db").stat().st_size
-        env = {**os.environ, "POWERPERMIT_DATA_DIR": str(data_dir), "DATABASE_URL": url}
+        env = server_env(data_dir, url)
         server = Server(env, work / "server.log")
-        asyncio.run(server.ready())
+        asyncio.run(server.first_health(path="/readyz"))
         port = server.port
         print(f"store: {args.requests:,} requests, {size / 2**20:.0f} MiB", flush=True)
         asyncio.run(quiet(port, bench, 1.0))  # warm-up: caches filled, connections made

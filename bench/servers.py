@@ -40,8 +40,8 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
-    async def first_health(self, timeout: float = 120.0) -> float:
-        """Seconds from spawning the process to its first 200 on /healthz (polled every
+    async def first_health(self, timeout: float = 120.0, path: str = "/healthz") -> float:
+        """Seconds from spawning the process to its first 200 on `path` (polled every
         10 ms; a connection that hangs counts, the server accepted it but is stalled)."""
         deadline = self.started + timeout
         while time.perf_counter() < deadline:
@@ -50,7 +50,7 @@ class Server:
             try:
                 conn = await Connection.open(self.port)
                 try:
-                    status, _ = await conn.request("GET", "/healthz", b"", None)
+                    status, _ = await conn.request("GET", path, b"", None)
                 finally:
                     await conn.close()
                 if status == 200:
@@ -58,7 +58,7 @@ class Server:
             except OSError:
                 pass
             await asyncio.sleep(0.01)
-        sys.exit(f"server did not answer /healthz within {timeout:.0f} s")
+        sys.exit(f"server did not answer {path} within {timeout:.0f} s")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
