@@ -269,29 +269,37 @@ def report(rounds: list[Round]) -> None:
     print(f"\nratio requestUsage / trivial throughput: {ratio:.1%} ({verdict} target {TARGET:.0%})")
 
 
+async def alternating_rounds(
+    conns: list[Connection], bench: Bench, args: argparse.Namespace, label: str = ""
+) -> list[Round]:
+    """A warm-up of each kind, then `args.rounds` rounds of both, the order flipped every
+    round so neither kind always runs on a warmer server; `label` prefixes each line."""
+    for kind in ("trivial", "mutation"):
+        warm = await run_round(kind, conns, bench, args.warmup)
+        if warm.failed:
+            sys.exit(f"{label}{kind} failed during warm-up: {warm.first_error}")
+    rounds = []
+    for n in range(1, args.rounds + 1):
+        for kind in ("trivial", "mutation") if n % 2 else ("mutation", "trivial"):
+            done = await run_round(kind, conns, bench, args.seconds)
+            rounds.append(done)
+            print(
+                f"{label}round {n}/{args.rounds} {kind:8} {done.rate:7.0f} req/s  "
+                f"p50 {done.pct(0.5):6.2f} ms  p99 {done.pct(0.99):7.2f} ms  "
+                f"({done.done} ok, {done.failed} failed)",
+                flush=True,
+            )
+            if done.failed:
+                print(f"{label}  first failure: {done.first_error}", flush=True)
+    return rounds
+
+
 async def load(args: argparse.Namespace, bench: Bench, server: Server) -> list[Round]:
     await server.wait_healthy()
     conns = [await Connection.open(server.port) for _ in range(args.concurrency)]
     try:
         print(f"warm-up {args.warmup:.0f}s each kind ...", flush=True)
-        for kind in ("trivial", "mutation"):
-            warm = await run_round(kind, conns, bench, args.warmup)
-            if warm.failed:
-                sys.exit(f"{kind} failed during warm-up: {warm.first_error}")
-        rounds = []
-        for n in range(1, args.rounds + 1):
-            for kind in ("trivial", "mutation") if n % 2 else ("mutation", "trivial"):
-                done = await run_round(kind, conns, bench, args.seconds)
-                rounds.append(done)
-                print(
-                    f"round {n}/{args.rounds} {kind:8} {done.rate:7.0f} req/s  "
-                    f"p50 {done.pct(0.5):6.2f} ms  p99 {done.pct(0.99):7.2f} ms  "
-                    f"({done.done} ok, {done.failed} failed)",
-                    flush=True,
-                )
-                if done.failed:
-                    print(f"  first failure: {done.first_error}", flush=True)
-        return rounds
+        return await alternating_rounds(conns, bench, args)
     finally:
         for conn in conns:
             await conn.close()

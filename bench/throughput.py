@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from data_scale import PG_SERVER, _pg_admin
-from request_usage import ROOT, Bench, Connection, Round, run_round
+from request_usage import ROOT, Bench, Connection, Round, alternating_rounds
 from servers import Server, server_env
 
 sys.path.insert(0, str(ROOT))
@@ -62,24 +62,7 @@ async def measure(
 ) -> list[Round]:
     conns = [await Connection.open(ports[i % len(ports)]) for i in range(args.concurrency)]
     try:
-        for kind in ("trivial", "mutation"):
-            warm = await run_round(kind, conns, bench, args.warmup)
-            if warm.failed:
-                sys.exit(f"{setup}: {kind} failed during warm-up: {warm.first_error}")
-        rounds = []
-        for n in range(1, args.rounds + 1):
-            for kind in ("trivial", "mutation") if n % 2 else ("mutation", "trivial"):
-                done = await run_round(kind, conns, bench, args.seconds)
-                rounds.append(done)
-                print(
-                    f"  round {n}/{args.rounds} {kind:8} {done.rate:7.0f} req/s  "
-                    f"p50 {done.pct(0.5):6.2f} ms  p99 {done.pct(0.99):7.2f} ms  "
-                    f"({done.done} ok, {done.failed} failed)",
-                    flush=True,
-                )
-                if done.failed:
-                    print(f"    first failure: {done.first_error}", flush=True)
-        return rounds
+        return await alternating_rounds(conns, bench, args, f"{setup}: ")
     finally:
         for conn in conns:
             await conn.close()
