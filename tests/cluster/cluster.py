@@ -8,17 +8,34 @@ share one data directory, so they sign with the same permit key, as a deployment
 import json
 import os
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
 from tests import postgres
-from tests.http.live import ROOT, LiveServer, ServerProcess, free_port, powerpermit, server_env
+from tests.http.live import (
+    ROOT,
+    GraphQLSocket,
+    LiveServer,
+    ServerProcess,
+    free_port,
+    powerpermit,
+    request_usage,
+    server_env,
+)
+from tests.http.test_subscriptions import (
+    NEEDS_MANAGER_MINUTES,
+    UPDATED,
+    next_payload,
+    open_socket,
+    signed_in,
+)
 
 REDIS_URL = os.environ.get("POWERPERMIT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -123,3 +140,40 @@ def cluster(data_dir: Path, bus: str = "postgresql", servers: int = 2) -> Iterat
         for server in running.servers:
             server.stop()
         postgres.drop_database(database)
+
+
+@dataclass
+class Watched:
+    """A driver's request that waits for a manager, and that driver's subscription to it."""
+
+    id: str
+    socket: GraphQLSocket
+    op_id: str
+
+    async def next(self, timeout: float = 10.0) -> Any:
+        """The request as the next event on the subscription tells it."""
+        return (await next_payload(self.socket, self.op_id, timeout))["usageRequestUpdated"]
+
+    async def no_more_messages(self, watch_s: float = 1.0) -> None:
+        """Nothing else arrives for a while: the event came once, not once per route."""
+        try:
+            message = await self.socket.receive(timeout=watch_s)
+        except TimeoutError:
+            return
+        pytest.fail(f"a second message arrived: {message}")
+
+
+@asynccontextmanager
+async def watched_request(
+    client: httpx.AsyncClient, ask_on: LiveServer, watch_on: LiveServer, starts_at: str
+) -> AsyncIterator[Watched]:
+    """ "user" asks through `ask_on` for a slot that needs a manager, and subscribes to the
+    request on `watch_on`, which has told the first state (NEEDS_MANAGER) by the yield."""
+    device_id = watch_on.devices[0]["id"]
+    asked = await request_usage(client, ask_on, "user", device_id, starts_at, NEEDS_MANAGER_MINUTES)
+    assert asked["status"] == "NEEDS_MANAGER", asked
+    async with open_socket(watch_on) as connection:
+        socket = await signed_in(connection, watch_on, "user")
+        watched = Watched(asked["id"], socket, await socket.subscribe(UPDATED, {"id": asked["id"]}))
+        assert (await watched.next())["status"] == "NEEDS_MANAGER"
+        yield watched

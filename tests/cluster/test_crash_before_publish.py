@@ -11,17 +11,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.cluster.cluster import Cluster, cluster
-from tests.cluster.test_events_across_processes import no_more_messages
-from tests.http.live import request_usage, soon
-from tests.http.test_subscriptions import (
-    APPROVE,
-    NEEDS_MANAGER_MINUTES,
-    UPDATED,
-    next_payload,
-    open_socket,
-    signed_in,
-)
+from tests.cluster.cluster import Cluster, cluster, watched_request
+from tests.http.live import soon
+from tests.http.test_subscriptions import APPROVE
 
 RELAYED_WITHIN_S = 15.0  # the relay's grace period (2 s) and tick, with room for a busy box
 
@@ -37,27 +29,18 @@ async def test_an_event_whose_writer_died_is_published_by_another_process_once(
     servers: Cluster,
 ) -> None:
     survivor, doomed = servers.live(0), servers.live(1)
-    async with httpx.AsyncClient(timeout=30) as client:
-        asked = await request_usage(
-            client, survivor, "user", survivor.devices[0]["id"], soon(3), NEEDS_MANAGER_MINUTES
-        )
-        assert asked["status"] == "NEEDS_MANAGER", asked
-        async with open_socket(survivor) as connection:
-            socket = await signed_in(connection, survivor, "user")
-            op_id = await socket.subscribe(UPDATED, {"id": asked["id"]})
-            first = (await next_payload(socket, op_id))["usageRequestUpdated"]
-            assert first["status"] == "NEEDS_MANAGER"
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        watched_request(client, ask_on=survivor, watch_on=survivor, starts_at=soon(3)) as watched,
+    ):
+        payload = {"query": APPROVE, "variables": {"id": watched.id}}
+        with pytest.raises(httpx.TransportError):  # it died before answering
+            await client.post(doomed.graphql_url, json=payload, headers=doomed.headers("manager"))
+        process = servers.servers[1].proc
+        assert process is not None
+        assert process.wait(timeout=10) == -9  # SIGKILL, after its commit
 
-            payload = {"query": APPROVE, "variables": {"id": asked["id"]}}
-            with pytest.raises(httpx.TransportError):  # it died before answering
-                await client.post(
-                    doomed.graphql_url, json=payload, headers=doomed.headers("manager")
-                )
-            process = servers.servers[1].proc
-            assert process is not None
-            assert process.wait(timeout=10) == -9  # SIGKILL, after its commit
-
-            relayed = await next_payload(socket, op_id, timeout=RELAYED_WITHIN_S)
-            assert relayed["usageRequestUpdated"]["status"] == "APPROVED"
-            assert relayed["usageRequestUpdated"]["permit"]["token"]
-            await no_more_messages(socket, watch_s=3.0)  # once: the relay marks what it sent
+        relayed = await watched.next(timeout=RELAYED_WITHIN_S)
+        assert relayed["status"] == "APPROVED"
+        assert relayed["permit"]["token"]
+        await watched.no_more_messages(watch_s=3.0)  # once: the relay marks what it sent

@@ -3,19 +3,17 @@ hears what was done through B, over PostgreSQL NOTIFY and over Redis."""
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.cluster.cluster import Cluster, cluster
+from tests.cluster.cluster import Cluster, cluster, watched_request
 from tests.http.live import gql, request_usage, slot_start, soon
 from tests.http.test_subscriptions import (
     APPROVE,
     CANCEL,
     NEEDS_MANAGER_MINUTES,
     QUEUE,
-    UPDATED,
     next_payload,
     open_socket,
     signed_in,
@@ -34,24 +32,17 @@ async def test_a_decision_made_through_b_reaches_a_subscription_on_a(
     two_servers: Cluster,
 ) -> None:
     a, b = two_servers.live(0), two_servers.live(1)
-    async with httpx.AsyncClient(timeout=30) as client:
-        asked = await request_usage(
-            client, b, "user", a.devices[0]["id"], soon(hours=3), NEEDS_MANAGER_MINUTES
-        )
-        assert asked["status"] == "NEEDS_MANAGER", asked
-        async with open_socket(a) as connection:
-            socket = await signed_in(connection, a, "user")
-            op_id = await socket.subscribe(UPDATED, {"id": asked["id"]})
-            first = (await next_payload(socket, op_id))["usageRequestUpdated"]
-            assert first["status"] == "NEEDS_MANAGER"
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        watched_request(client, ask_on=b, watch_on=a, starts_at=soon(hours=3)) as watched,
+    ):
+        decided = await gql(client, b, APPROVE, {"id": watched.id}, who="manager")
+        assert decided["approveUsageRequest"]["status"] == "APPROVED", decided
 
-            decided = await gql(client, b, APPROVE, {"id": asked["id"]}, who="manager")
-            assert decided["approveUsageRequest"]["status"] == "APPROVED", decided
-
-            second = (await next_payload(socket, op_id))["usageRequestUpdated"]
-            assert second["status"] == "APPROVED"
-            assert second["permit"]["id"] == decided["approveUsageRequest"]["permit"]["id"]
-            await no_more_messages(socket)
+        second = await watched.next()
+        assert second["status"] == "APPROVED"
+        assert second["permit"]["id"] == decided["approveUsageRequest"]["permit"]["id"]
+        await watched.no_more_messages()
 
 
 async def test_a_request_made_through_b_reaches_the_managers_queue_on_a(
@@ -80,12 +71,3 @@ async def test_a_request_made_through_b_reaches_the_managers_queue_on_a(
             assert queued["device"]["id"] == device_id
             return
         pytest.fail("A's approvalQueue heard nothing of three requests made through B")
-
-
-async def no_more_messages(socket: Any, watch_s: float = 1.0) -> None:
-    """Nothing else arrives for a while: the event came once, not once per route."""
-    try:
-        message = await socket.receive(timeout=watch_s)
-    except TimeoutError:
-        return
-    pytest.fail(f"a second message arrived: {message}")

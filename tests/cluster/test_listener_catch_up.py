@@ -11,17 +11,9 @@ import httpx
 import pytest
 
 from tests import postgres
-from tests.cluster.cluster import Cluster, cluster
-from tests.cluster.test_events_across_processes import no_more_messages
-from tests.http.live import gql, request_usage, soon
-from tests.http.test_subscriptions import (
-    APPROVE,
-    NEEDS_MANAGER_MINUTES,
-    UPDATED,
-    next_payload,
-    open_socket,
-    signed_in,
-)
+from tests.cluster.cluster import Cluster, cluster, watched_request
+from tests.http.live import gql, soon
+from tests.http.test_subscriptions import APPROVE
 
 
 @pytest.fixture(scope="module")
@@ -50,29 +42,22 @@ async def test_a_decision_made_while_the_listener_was_cut_still_reaches_the_subs
     two_servers: Cluster,
 ) -> None:
     a, b = two_servers.live(0), two_servers.live(1)
-    async with httpx.AsyncClient(timeout=30) as client:
-        asked = await request_usage(
-            client, b, "user", a.devices[0]["id"], soon(hours=4), NEEDS_MANAGER_MINUTES
-        )
-        assert asked["status"] == "NEEDS_MANAGER", asked
-        async with open_socket(a) as connection:
-            socket = await signed_in(connection, a, "user")
-            op_id = await socket.subscribe(UPDATED, {"id": asked["id"]})
-            first = (await next_payload(socket, op_id))["usageRequestUpdated"]
-            assert first["status"] == "NEEDS_MANAGER"
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        watched_request(client, ask_on=b, watch_on=a, starts_at=soon(hours=4)) as watched,
+    ):
+        # A is paused while its listener is cut and B decides: the NOTIFY finds no
+        # listener of A's, whatever A's reconnect timing, so only the outbox has it.
+        process = two_servers.servers[0].proc
+        assert process is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            await cut_listener(two_servers, 0)
+            decided = await gql(client, b, APPROVE, {"id": watched.id}, who="manager")
+            assert decided["approveUsageRequest"]["status"] == "APPROVED", decided
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
 
-            # A is paused while its listener is cut and B decides: the NOTIFY finds no
-            # listener of A's, whatever A's reconnect timing, so only the outbox has it.
-            process = two_servers.servers[0].proc
-            assert process is not None
-            os.kill(process.pid, signal.SIGSTOP)
-            try:
-                await cut_listener(two_servers, 0)
-                decided = await gql(client, b, APPROVE, {"id": asked["id"]}, who="manager")
-                assert decided["approveUsageRequest"]["status"] == "APPROVED", decided
-            finally:
-                os.kill(process.pid, signal.SIGCONT)
-
-            second = (await next_payload(socket, op_id, timeout=15.0))["usageRequestUpdated"]
-            assert second["status"] == "APPROVED"
-            await no_more_messages(socket, watch_s=2.0)
+        second = await watched.next(timeout=15.0)
+        assert second["status"] == "APPROVED"
+        await watched.no_more_messages(watch_s=2.0)
