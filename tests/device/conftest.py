@@ -1,13 +1,17 @@
-"""Shared fixtures: a server key, a device state directory, permits, a charger on a manual clock."""
+"""Shared fixtures: a server key, a device state directory, permits, a charger on a manual clock,
+and its local link served over real HTTP."""
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from device.clock import ManualClock
 from device.config import DeviceConfig, init_state
+from device.link import LinkServer
 from device.protocol.acknowledgement import ReceiptAcknowledgement, encode_acknowledgement
 from device.protocol.keys import SigningKey, TrustList
 from device.protocol.permit import PermitClaims, encode_permit, new_permit_id
@@ -18,6 +22,8 @@ from device.state import Store
 
 DEVICE_ID = "charger-1"
 T0 = 1_750_000_000  # a fixed start of simulated time
+ORIGIN = "https://powerpermit.example"  # the one web origin the link answers
+LINK_HOST = "charger-1.local"
 
 
 @dataclass
@@ -133,6 +139,34 @@ def rig(state_dir: Path, clock: ManualClock) -> Iterator[Rig]:
 @pytest.fixture
 def charger(rig: Rig) -> Charger:
     return rig.charger
+
+
+def serve(rig: Rig, request_timeout_s: float) -> LinkServer:
+    """The rig's charger behind its local link on a free loopback port, in a thread."""
+    server = LinkServer(
+        rig.charger,
+        "127.0.0.1",
+        0,
+        allowed_origins=[ORIGIN],
+        link_hosts=[LINK_HOST],
+        request_timeout_s=request_timeout_s,
+    )
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def link(rig: Rig) -> Iterator[LinkServer]:
+    server = serve(rig, request_timeout_s=0.5)  # short, so the slow-client tests end soon
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def http(link: LinkServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=link.url, timeout=5) as client:
+        yield client
 
 
 Advance = Callable[[float], None]

@@ -5,7 +5,6 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,39 +13,10 @@ from device.link import MAX_CONNECTIONS, LinkServer
 from device.protocol.keys import b64url, b64url_decode
 from device.protocol.receipt import read_receipt
 from device.protocol.text import to_text
-from tests.device.conftest import T0, Rig, Server
+from tests.device.conftest import LINK_HOST, ORIGIN, T0, Rig, Server, serve
 
-ORIGIN = "https://powerpermit.example"
-LINK_HOST = "charger-1.local"
 CBOR = {"Content-Type": "application/cbor"}
 HANG_GUARD_S = 30  # only ever reached when the link misbehaves
-
-
-def serve(rig: Rig, request_timeout_s: float) -> LinkServer:
-    server = LinkServer(
-        rig.charger,
-        "127.0.0.1",
-        0,
-        allowed_origins=[ORIGIN],
-        link_hosts=[LINK_HOST],
-        request_timeout_s=request_timeout_s,
-    )
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server
-
-
-@pytest.fixture
-def link(rig: Rig) -> Iterator[LinkServer]:
-    server = serve(rig, request_timeout_s=0.5)
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def http(link: LinkServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=link.url, timeout=5) as client:
-        yield client
 
 
 def test_a_phone_charges_a_car_over_the_link(http: httpx.Client, rig: Rig, server: Server) -> None:

@@ -6,15 +6,11 @@ on disk and in use, as it was.
 """
 
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from device.config import init_state, load_config
-from device.link import LinkServer
 from device.protocol.keys import SigningKey, TrustList, b64url
 from device.protocol.signed import sign_map
 from device.protocol.trust_update import TrustListDocument, encode_trust_document
@@ -33,21 +29,6 @@ def document(
 ) -> bytes:
     doc = TrustListDocument(device_id, sequence, tuple(k.public_key for k in keys), at)
     return encode_trust_document(doc, signed_by)
-
-
-@pytest.fixture
-def link(rig: Rig) -> Iterator[LinkServer]:
-    server = LinkServer(rig.charger, "127.0.0.1", 0, request_timeout_s=2)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def http(link: LinkServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=link.url, timeout=5) as client:
-        yield client
 
 
 def post(http: httpx.Client, token: bytes) -> httpx.Response:
