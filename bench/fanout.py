@@ -11,9 +11,13 @@ client processes (so the load generator is not one more bottleneck), then per ro
 demo driver asks for a slot that waits for a manager, and the time from the driver's
 `requestUsage` response to the last subscriber's message is taken (CLOCK_MONOTONIC is one
 clock for all processes on Linux); the request is cancelled before the next round. It runs
-twice in the same run: "before" (POWERPERMIT_FANOUT=per-subscriber: each subscriber reads
-the request for itself, as before the fan-out work) and "after" (one read per event,
-visibility in memory, one shared execution result). Target: p99 < 100 ms after.
+three times in the same run: "before" (POWERPERMIT_FANOUT=per-subscriber: each subscriber
+reads the request for itself, as before the fan-out work), "each op its own stream"
+(POWERPERMIT_FANOUT=per-operation: one read per event, visibility in memory, one shared
+execution result, but every subscription woken through its own queue and strawberry's
+result stream) and "after" (one task per topic executes once per visibility and writes
+every subscriber's frame, app/schema/broadcast.py). `--before per-operation` skips the
+slowest. Target: p99 < 100 ms after.
 
 Two processes (`--processes 2`): two servers on one fresh PostgreSQL database (the
 cross-process event bus, PostgreSQL NOTIFY; `--redis` for Redis pub/sub), the subscribers
@@ -55,6 +59,10 @@ CANCEL = "mutation Cancel($id: ID!) { cancelUsageRequest(id: $id) { __typename }
 WAITS = 180  # minutes: over the demo's 2 h automatic limit, so a manager must decide
 TARGET_P99_MS = 100.0
 CONNECTING_AT_ONCE = 25
+LABELS = {  # the earlier paths, by POWERPERMIT_FANOUT
+    "per-subscriber": "before (each reads)",
+    "per-operation": "each op its own stream",
+}
 
 
 # ---------------------------------------------------------------- subscriber processes
@@ -361,7 +369,7 @@ def raise_open_files_limit(needed: int) -> None:
 def one_process(args: argparse.Namespace) -> None:
     raise_open_files_limit(args.subscribers + 200)
     results: dict[str, tuple[float, float]] = {}
-    runs = [] if args.skip_before else [("per-subscriber", args.ws[0])]
+    runs = [(mode, args.ws[0]) for mode in args.before]
     runs += [("shared", ws) for ws in args.ws]
     for mode, ws in runs:
         data_dir = Path(tempfile.mkdtemp(prefix="pp-fanout-"))
@@ -401,19 +409,16 @@ def one_process(args: argparse.Namespace) -> None:
                     clients.stop()
             finally:
                 server.stop()
-            label = "before (each reads)" if mode == "per-subscriber" else f"after, ws {ws}"
+            label = LABELS.get(mode, f"after, ws {ws}")
             results[mode if ws == args.ws[0] else f"{mode} {ws}"] = report(
                 label, rounds, args.subscribers
             )
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
-    if "per-subscriber" in results:
-        (p99_before, cpu_before), (p99_after, cpu_after) = (
-            results["per-subscriber"],
-            results["shared"],
-        )
+    for before in args.before:
+        (p99_before, cpu_before), (p99_after, cpu_after) = results[before], results["shared"]
         print(
-            f"after / before: p99 {p99_after / p99_before:.2f},"
+            f"after / {LABELS[before]}: p99 {p99_after / p99_before:.2f},"
             f" server CPU per event {cpu_after / cpu_before:.2f}"
         )
     p99 = results["shared"][0]
@@ -479,12 +484,20 @@ def main() -> None:
     parser.add_argument("--redis", action="store_true", help="two processes over Redis")
     parser.add_argument("--skip-before", action="store_true", help="only the shared path")
     parser.add_argument(
+        "--before",
+        type=lambda names: names.split(",") if names else [],
+        default=list(LABELS),
+        help="earlier paths measured first: per-subscriber,per-operation (empty: none)",
+    )
+    parser.add_argument(
         "--ws",
         type=lambda names: names.split(","),
         default=["auto"],
         help="uvicorn websocket implementations to compare, e.g. websockets-sansio,wsproto",
     )
     args = parser.parse_args()
+    if args.skip_before:
+        args.before = []
     if args.processes == 1:
         one_process(args)
     else:

@@ -17,8 +17,18 @@ import asyncio
 import weakref
 from typing import Any, TypeVar
 
-from graphql import OperationDefinitionNode
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    OperationDefinitionNode,
+    OperationType,
+)
+from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from app.schema import broadcast
 
 T = TypeVar("T")
 _Key = tuple[int, str]  # the operation's id, its variables
@@ -56,6 +66,23 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         return clone
+
+    def build_resolve_info(
+        self,
+        field_def: GraphQLField,
+        field_nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> GraphQLResolveInfo[Any]:
+        if (
+            path.prev is None
+            and self.operation.operation is OperationType.SUBSCRIPTION
+            and not is_shared(self.root_value)
+        ):
+            # The subscription's source stream is being created in this task: its
+            # resolver may hand this executor to a broadcast group (broadcast.py).
+            broadcast.subscribing.set(self)
+        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         results = _shared.get(id(self.root_value))

@@ -20,9 +20,11 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 
+from app.schema import broadcast
 from app.schema.context import Context
 
 # Payloads whose encoding is kept: the recent events' shared results. The `data` object is
@@ -45,6 +47,20 @@ def encoded_payload(data: object, encode: Any) -> str:
 
 
 class SplicingHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    _outbox: broadcast.Outbox | None = None
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # The operation's own task: a subscription resolver running in it may join its
+        # topic's group (broadcast.py), which then writes its frames to this socket.
+        if isinstance(self.websocket, ASGIWebSocketAdapter):
+            if self._outbox is None:
+                self._outbox = broadcast.Outbox(self.websocket.ws.send_text)
+            encode = self.view.encode_json_string
+            broadcast.delivery.set(
+                broadcast.Delivery(self._outbox, operation.id, lambda data: encode({"data": data}))
+            )
+        await super().run_operation(operation)
+
     async def send_message(self, message: Message) -> None:
         if message["type"] != "next" or not isinstance(self.websocket, ASGIWebSocketAdapter):
             await super().send_message(message)

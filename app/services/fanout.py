@@ -32,6 +32,9 @@ from app.store.repositories import Devices, Sites
 from app.store.requests import UsageRequests
 
 PER_SUBSCRIBER = os.environ.get("POWERPERMIT_FANOUT") == "per-subscriber"
+# `per-operation`: one read per event, but each subscription runs its own result stream
+# (no broadcast groups, app/schema/broadcast.py); also for bench/fanout.py's comparison.
+BROADCAST = os.environ.get("POWERPERMIT_FANOUT") not in ("per-subscriber", "per-operation")
 # Loads kept after they finish: a subscriber still busy with an earlier event asks for
 # this one a little later and must find it, not read again.
 KEEP = 256
