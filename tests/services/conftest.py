@@ -1,11 +1,13 @@
-"""A real charger (device.runtime.Charger) for the server's use cases to talk to."""
+"""A real charger (device.runtime.Charger) for the server's use cases to talk to, and a
+second server "process" on the same store."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from app.services.container import Services
+from app.services.container import Services, build_services
+from app.settings import Settings
 from device.clock import ManualClock
 from device.config import init_state, load_config
 from device.protocol.keys import TrustList
@@ -25,3 +27,13 @@ def charger(tmp_path: Path, services: Services, clock: Clock) -> Iterator[Charge
     store = Store(config.db_path)
     yield Charger(config, store, ManualClock(clock.now.timestamp()))
     store.close()
+
+
+@pytest.fixture
+async def second_process(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
+    """Another Services on the same data directory and database, with its own engine and
+    pool, as a second `powerpermit serve` would have; on the same clock as `services`."""
+    other = build_services(settings)
+    other.clock = clock
+    yield other
+    await other.db.dispose()

@@ -8,28 +8,16 @@ rows as absent and held 11 or 12.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from app.services import usage
-from app.services.container import Services, build_services
-from app.settings import Settings
+from app.services.container import Services
 from app.store.repositories import Users
 from tests.conftest import Clock
 
 ASKS = 12
 LIMIT = 3  # the demo site's max_open_requests
-
-
-@pytest.fixture
-async def second_process(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
-    other = build_services(settings)
-    other.clock = clock
-    yield other
-    await other.db.dispose()
 
 
 async def test_twelve_concurrent_asks_of_one_driver_leave_exactly_the_limit_held(

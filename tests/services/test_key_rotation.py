@@ -9,7 +9,7 @@ refused by a charger whose trust list was updated without it.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +18,9 @@ import pytest
 
 from app.domain.model import Permit, User
 from app.services import permit_keys, usage
-from app.services.container import Services, build_services
+from app.services.container import Services
 from app.services.demo import add_busy_site
 from app.services.keyring import PRUNE_GRACE, KeyringError
-from app.settings import Settings
 from app.store.permits import Permits
 from app.store.repositories import Users
 from device.clock import ManualClock
@@ -35,14 +34,6 @@ from tests.conftest import Clock
 
 DEVICE = "busy-0"
 BURST = 16  # asks per wave; two waves overlap the rotation
-
-
-@pytest.fixture
-async def second_process(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
-    other = build_services(settings)
-    other.clock = clock
-    yield other
-    await other.db.dispose()
 
 
 @pytest.fixture
