@@ -16,6 +16,15 @@ from tests.ui.console import add_other_site
 MANAGER = User("m1", "manager", "Mia Manager", Role.MANAGER)
 
 
+async def on_chargers_page(person: Person, demo: dict[str, Any]) -> Any:
+    """The demo's manager, signed in, with the chargers page shown."""
+    manager = person()
+    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
+    await manager.open("/manage/chargers")
+    await manager.should_see("Register a charger", retries=SLOW)
+    return manager
+
+
 async def test_the_chargers_of_the_managers_sites_are_listed(
     person: Person, demo: dict[str, Any], services: Services
 ) -> None:
@@ -35,10 +44,7 @@ async def test_the_chargers_of_the_managers_sites_are_listed(
 async def test_a_manager_registers_a_charger_with_its_proof_and_downloads_the_trust_file(
     person: Person, demo: dict[str, Any], services: Services
 ) -> None:
-    manager = person()
-    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
-    await manager.open("/manage/chargers")
-    await manager.should_see("Register a charger", retries=SLOW)
+    manager = await on_chargers_page(person, demo)
 
     manager.find("Download trust file").click()
     trust = json.loads((await manager.download.next()).content)
@@ -65,10 +71,7 @@ async def test_a_manager_registers_a_charger_with_its_proof_and_downloads_the_tr
 async def test_a_registration_without_a_valid_proof_is_refused_in_words(
     person: Person, demo: dict[str, Any]
 ) -> None:
-    manager = person()
-    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
-    await manager.open("/manage/chargers")
-    await manager.should_see("Register a charger", retries=SLOW)
+    manager = await on_chargers_page(person, demo)
     manager.find(kind=ui.button, content="Register").click()
     await manager.should_see("Fill in: Charger id, Name, Public key, Proof of possession.")
 
@@ -97,10 +100,7 @@ async def open_editor(manager: Any, charger_id: str) -> None:
 async def test_a_manager_edits_a_charger_in_a_dialog(
     person: Person, demo: dict[str, Any], services: Services
 ) -> None:
-    manager = person()
-    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
-    await manager.open("/manage/chargers")
-    await manager.should_see("Register a charger", retries=SLOW)
+    manager = await on_chargers_page(person, demo)
 
     await open_editor(manager, "ch-1")
     dialog_inputs(manager, "Name").set_value("Bay 1 North")
@@ -123,10 +123,7 @@ async def test_a_charger_edit_with_bad_values_is_refused_in_words_and_changes_no
     person: Person, demo: dict[str, Any], services: Services
 ) -> None:
     [before] = [d for d in await list_devices(services, MANAGER) if d.id == "ch-1"]
-    manager = person()
-    await sign_in(manager, demo["manager"]["login"], demo["manager"]["password"], "/manage")
-    await manager.open("/manage/chargers")
-    await manager.should_see("Register a charger", retries=SLOW)
+    manager = await on_chargers_page(person, demo)
 
     await open_editor(manager, "ch-1")
     dialog_inputs(manager, "Local link URL").set_value("ftp://192.168.1.21")
