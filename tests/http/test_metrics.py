@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from websockets.asyncio.client import connect
 
 from app.services.container import Services, build_services
 from app.settings import Settings
 from tests.conftest import Clock, GraphQLClient, iso
-from tests.http.live import GraphQLSocket, LiveServer, request_usage, soon
+from tests.http.live import LiveServer, request_usage, soon
+from tests.http.test_subscriptions import open_socket, signed_in
 from tests.schema.queries import APPROVE, REQUEST_USAGE
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -121,12 +121,8 @@ async def test_open_subscriptions_follow_the_sockets(live_server: LiveServer) ->
 
     async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10) as client:
         assert await open_now(client) == 0
-        async with connect(
-            live_server.ws_url, subprotocols=[GraphQLSocket.PROTOCOL], open_timeout=10
-        ) as connection:
-            socket = GraphQLSocket(connection)
-            ack = await socket.init({"Authorization": f"Bearer {live_server.tokens['manager']}"})
-            assert ack["type"] == "connection_ack"
+        async with open_socket(live_server) as connection:
+            socket = await signed_in(connection, live_server, "manager")
             first = await socket.subscribe(QUEUE)
             await socket.subscribe(QUEUE)
             await eventually(client, 2)
