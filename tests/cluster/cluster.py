@@ -165,11 +165,16 @@ class Watched:
 
 @asynccontextmanager
 async def watched_request(
-    client: httpx.AsyncClient, ask_on: LiveServer, watch_on: LiveServer, starts_at: str
+    client: httpx.AsyncClient,
+    ask_on: LiveServer,
+    watch_on: LiveServer,
+    starts_at: str,
+    device: int = 0,
 ) -> AsyncIterator[Watched]:
-    """ "user" asks through `ask_on` for a slot that needs a manager, and subscribes to the
-    request on `watch_on`, which has told the first state (NEEDS_MANAGER) by the yield."""
-    device_id = watch_on.devices[0]["id"]
+    """The driver "user" asks through `ask_on` for a slot of the demo's charger `device`
+    that needs a manager, and subscribes to the request on `watch_on`, which has told the
+    first state (NEEDS_MANAGER) by the yield."""
+    device_id = watch_on.devices[device]["id"]
     asked = await request_usage(client, ask_on, "user", device_id, starts_at, NEEDS_MANAGER_MINUTES)
     assert asked["status"] == "NEEDS_MANAGER", asked
     async with open_socket(watch_on) as connection:

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.cluster.cluster import Cluster, cluster
-from tests.http.live import GraphQLSocket, LiveServer, free_port, gql, request_usage, soon
-from tests.http.test_subscriptions import APPROVE, NEEDS_MANAGER_MINUTES, UPDATED, next_payload
+from tests.cluster.cluster import Cluster, cluster, watched_request
+from tests.http.live import LiveServer, free_port, gql, soon
+from tests.http.test_subscriptions import APPROVE
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 
@@ -101,31 +101,13 @@ async def test_subscriptions_through_the_proxy_hear_decisions_made_on_either_pro
 ) -> None:
     proxy = through(proxied)
     async with httpx.AsyncClient(timeout=30) as client:
-        for index, device in ((0, 0), (1, 1)):
-            asked = await request_usage(
-                client,
-                proxy,
-                "user",
-                proxy.devices[device]["id"],
-                soon(hours=3 + index),
-                NEEDS_MANAGER_MINUTES,
-            )
-            assert asked["status"] == "NEEDS_MANAGER", asked
-            async with connect(
-                proxy.ws_url, subprotocols=[GraphQLSocket.PROTOCOL], open_timeout=10
-            ) as connection:
-                socket = GraphQLSocket(connection)
-                ack = await socket.init({"Authorization": f"Bearer {proxy.tokens['user']}"})
-                assert ack["type"] == "connection_ack"
-                op_id = await socket.subscribe(UPDATED, {"id": asked["id"]})
-                assert (await next_payload(socket, op_id))["usageRequestUpdated"]["status"] == (
-                    "NEEDS_MANAGER"
-                )
+        for index in (0, 1):
+            starts_at = soon(hours=3 + index)
+            async with watched_request(client, proxy, proxy, starts_at, device=index) as watched:
                 # Decided on process `index` directly: the socket sits on one of the two.
                 decider = proxied.cluster.live(index)
-                await gql(client, decider, APPROVE, {"id": asked["id"]}, who="manager")
-                update = (await next_payload(socket, op_id))["usageRequestUpdated"]
-                assert update["status"] == "APPROVED"
+                await gql(client, decider, APPROVE, {"id": watched.id}, who="manager")
+                assert (await watched.next())["status"] == "APPROVED"
 
 
 async def test_pages_and_their_socket_pass_the_proxy(proxied: Proxied) -> None:
