@@ -163,6 +163,8 @@ class Group:
             for member in list(self.members):
                 leave(member)
                 member.defer(RuntimeError(f"fan-out of {self.topic} stopped"))
+        finally:
+            self.ready.set()  # a member still waiting to join reads its queue instead
 
     async def _listen(self) -> None:
         async with self.services.bus.subscribe([self.topic]) as events:
