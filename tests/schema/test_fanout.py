@@ -15,15 +15,15 @@ import pytest
 import sqlalchemy as sa
 from strawberry.types import ExecutionResult
 
-from app.domain.model import Device, Policy, Role, Site, User
+from app.domain.model import Role, User
 from app.schema import schema
 from app.schema.context import Context
 from app.services import fanout
-from app.services.accounts import store_token
 from app.services.container import Services
 from app.store import tables as t
-from app.store.repositories import Devices, Sites, Users
+from app.store.repositories import Sites, Users
 from tests.conftest import Clock, GraphQLClient
+from tests.schema.foreign_site import FOREIGN_DRIVER_TOKEN, FOREIGN_MANAGER, add_foreign_site
 from tests.schema.test_request_usage import ask
 
 QUEUE = "subscription { approvalQueue { id status device { id name } } }"
@@ -32,10 +32,8 @@ WAITS = 180  # minutes: over the 2 h automatic limit, so a manager must decide
 
 MANAGER = User("m1", "manager", "Mia Manager", Role.MANAGER)
 CO_MANAGER = User("m2", "m2", "Max Manager", Role.MANAGER)  # also manages the demo site
-FOREIGN_MANAGER = User("m9", "m9", "Mo", Role.MANAGER)  # manages site-9 only
 DRIVER_A = User("u1", "user", "Udo Driver", Role.USER)
 DRIVER_B = User("u2", "user2", "Uma Driver", Role.USER)
-FOREIGN_DRIVER_TOKEN = "pp_fanout_foreign_driver"
 
 
 @pytest.fixture
@@ -45,13 +43,7 @@ async def two_sites(services: Services, clock: Clock, demo: dict[str, Any]) -> N
     def work(conn: Any) -> None:
         Users(conn).add(User("m2", "m2", "Max Manager", Role.MANAGER))
         Sites(conn).add_person("site-1", "m2", t.site_managers)
-        Users(conn).add(User("m9", "m9", "Mo", Role.MANAGER))
-        Users(conn).add(User("u9", "u9", "Ula", Role.USER))
-        Sites(conn).add(
-            Site("site-9", "Elsewhere", "UTC", Policy(), frozenset({"m9"}), frozenset({"u9"}))
-        )
-        Devices(conn).add(Device("far-1", "Far 1", "site-9"))
-        store_token(conn, "u9", FOREIGN_DRIVER_TOKEN, "test", clock.now)
+        add_foreign_site(conn, clock.now)
 
     await services.db.write(work)
 

@@ -5,16 +5,14 @@ from typing import Any
 
 import pytest
 
-from app.domain.model import Device, Policy, Role, Site, User
+from app.domain.model import Role, User
 from app.services import devices
-from app.services.accounts import store_token
 from app.services.container import Services
 from app.services.errors import NotFound
-from app.store.repositories import Devices, Sites, Users
+from app.store.repositories import Users
 from tests.conftest import Clock, GraphQLClient, iso
+from tests.schema.foreign_site import FOREIGN_DRIVER_TOKEN, FOREIGN_MANAGER_TOKEN, add_foreign_site
 
-FOREIGN_DRIVER_TOKEN = "pp_foreign_driver_token"
-FOREIGN_MANAGER_TOKEN = "pp_foreign_manager_token"
 DEVICES = "{ devices { id siteId } }"
 DEVICE = "query ($id: ID!) { device(id: $id) { id } }"
 AVAILABILITY = """
@@ -28,17 +26,7 @@ query ($from: DateTime!, $to: DateTime!) {
 async def foreign_site(services: Services, clock: Clock, demo: dict[str, Any]) -> None:
     """A second site with its own manager, driver and charger."""
 
-    def work(conn: Any) -> None:
-        Users(conn).add(User("m9", "m9", "Mo", Role.MANAGER))
-        Users(conn).add(User("u9", "u9", "Ula", Role.USER))
-        Sites(conn).add(
-            Site("site-9", "Elsewhere", "UTC", Policy(), frozenset({"m9"}), frozenset({"u9"}))
-        )
-        Devices(conn).add(Device("far-1", "Far 1", "site-9"))
-        store_token(conn, "u9", FOREIGN_DRIVER_TOKEN, "test", clock.now)
-        store_token(conn, "m9", FOREIGN_MANAGER_TOKEN, "test", clock.now)
-
-    await services.db.write(work)
+    await services.db.write(lambda conn: add_foreign_site(conn, clock.now))
 
 
 async def device_ids(gql: GraphQLClient, token: str) -> list[str]:

@@ -5,14 +5,11 @@ from typing import Any
 
 import pytest
 
-from app.domain.model import Device, Policy, Role, Site, User
-from app.services.accounts import store_token
 from app.services.container import Services
 from app.store.audit import AuditLog
-from app.store.repositories import Devices, Sites, Users
 from tests.conftest import Clock, GraphQLClient
+from tests.schema.foreign_site import FOREIGN_MANAGER_TOKEN, add_foreign_site
 
-FOREIGN_MANAGER_TOKEN = "pp_foreign_manager_token"
 MANAGER_ID = "m1"  # the demo manager
 UPDATE = """
 mutation ($input: UpdateChargerInput!) {
@@ -31,14 +28,7 @@ DEVICE = "query ($id: ID!) { device(id: $id) { id name linkUrl inService maxPowe
 @pytest.fixture
 async def foreign_site(services: Services, clock: Clock, demo: dict[str, Any]) -> None:
     """A second site with its own manager and charger."""
-
-    def work(conn: Any) -> None:
-        Users(conn).add(User("m9", "m9", "Mo", Role.MANAGER))
-        Sites(conn).add(Site("site-9", "Elsewhere", "UTC", Policy(), frozenset({"m9"})))
-        Devices(conn).add(Device("far-1", "Far 1", "site-9"))
-        store_token(conn, "m9", FOREIGN_MANAGER_TOKEN, "test", clock.now)
-
-    await services.db.write(work)
+    await services.db.write(lambda conn: add_foreign_site(conn, clock.now))
 
 
 async def edit(gql: GraphQLClient, token: str, **fields: Any) -> dict[str, Any]:
