@@ -1,14 +1,12 @@
 """Every audit entry names its site (migration 0007): a site's log is exactly its own
 entries, whatever changed, and the rows stored before the migration got their site too."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.cli import alembic_config
 from app.domain.model import Role, User
@@ -22,6 +20,7 @@ from app.services.usage import approve, request_usage
 from app.settings import Settings
 from app.store import tables as t
 from tests.conftest import Clock
+from tests.store.raw_sql import run_sql
 from tests.ui.console import OTHER_DRIVER, OTHER_MANAGER, add_other_site
 
 MIA = User("m1", "manager", "Mia Manager", Role.MANAGER)
@@ -87,20 +86,6 @@ async def test_a_manager_sees_every_entry_of_the_site_and_none_of_another(
         await audit_trail(services, MIA, AuditQuery("site-2"), offset=0, limit=10)
 
 
-def _run(url: str, statements: list[tuple[str, dict[str, Any]]], query: str) -> list[Any]:
-    async def go() -> list[Any]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                for sql, params in statements:
-                    await conn.execute(sa.text(sql), params)
-                return list((await conn.execute(sa.text(query))).all())
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def test_0007_gives_the_rows_already_stored_their_site(settings: Settings) -> None:
     config, url = alembic_config(settings.database_url), settings.database_url
     command.upgrade(config, "head")
@@ -138,7 +123,7 @@ def test_0007_gives_the_rows_already_stored_their_site(settings: Settings) -> No
         ("device", "gone"),  # its charger no longer exists: no site shows it
     ]
     span = {"at": now, "until": now + 3600}
-    rows = _run(
+    rows = run_sql(
         url,
         [
             (people, {}),
@@ -155,7 +140,7 @@ def test_0007_gives_the_rows_already_stored_their_site(settings: Settings) -> No
     assert rows == [(5,)]
 
     command.upgrade(config, "head")
-    found = _run(url, [], "SELECT entity, entity_id, site_id FROM audit_log ORDER BY id")
+    found = run_sql(url, [], "SELECT entity, entity_id, site_id FROM audit_log ORDER BY id")
     assert [tuple(row) for row in found] == [
         ("usage_request", "77", "s-b"),
         ("device", "d-a", "s-a"),

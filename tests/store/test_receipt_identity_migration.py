@@ -1,18 +1,13 @@
 """Migration 0003 names the receipts already stored by their digest, and undoes cleanly."""
 
-import asyncio
 import hashlib
-from collections.abc import Sequence
-from typing import Any
 
-import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.cli import alembic_config
 from app.settings import Settings
+from tests.store.raw_sql import Statement, run_sql
 
-Statement = tuple[str, dict[str, Any]]
 SITE: Statement = (
     "INSERT INTO sites (id, name, timezone, max_duration_min, auto_approve_min, horizon_days, "
     "start_grace_s, max_open_requests) VALUES ('s-m', 'S', 'UTC', 60, 60, 7, 300, 3)",
@@ -42,35 +37,21 @@ def digest(token: bytes) -> bytes:
     return hashlib.sha256(token).digest()
 
 
-def run(url: str, statements: Sequence[Statement], query: str | None = None) -> list[Any]:
-    async def go() -> list[Any]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                for sql, params in statements:
-                    await conn.execute(sa.text(sql), params)
-                return list((await conn.execute(sa.text(query))).all()) if query else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def test_0003_backfills_digests_and_its_downgrade_keeps_one_receipt_per_counter(
     settings: Settings,
 ) -> None:
     config, url = alembic_config(settings.database_url), settings.database_url
     command.downgrade(config, "0002")
     old = [bytes([n]) * 20 for n in (1, 2)]
-    run(url, [SITE, DEVICE, receipt(1, old[0]), receipt(2, old[1])])
+    run_sql(url, [SITE, DEVICE, receipt(1, old[0]), receipt(2, old[1])])
 
     command.upgrade(config, "0003")
-    rows = run(url, [], "SELECT digest FROM receipts ORDER BY counter")
+    rows = run_sql(url, [], "SELECT digest FROM receipts ORDER BY counter")
     assert [bytes(row[0]) for row in rows] == [digest(t) for t in old]
     recommissioned = bytes([3]) * 20  # a new key's receipt 1: a counter the old key used
-    run(url, [receipt(1, recommissioned, with_digest=True)])
+    run_sql(url, [receipt(1, recommissioned, with_digest=True)])
 
     command.downgrade(config, "0002")
-    rows = run(url, [], "SELECT counter, token FROM receipts ORDER BY counter")
+    rows = run_sql(url, [], "SELECT counter, token FROM receipts ORDER BY counter")
     assert [(c, bytes(t)) for c, t in rows] == [(1, old[0]), (2, old[1])]
     command.upgrade(config, "head")
