@@ -185,16 +185,21 @@ class Group:
     def deliver(self, event: Event, loaded: fanout.Loaded | None) -> None:
         results: dict[tuple[Any, int], str | None] = {}
         for member in list(self.members):
+            if not member.active:  # cut off earlier in this loop with its socket
+                continue
             if member.pending:  # behind what strawberry still has to send for it
                 member.defer(event)
                 continue
-            seen = member.shown(loaded, member.user) if loaded is not None else None
-            if seen is None:
-                continue
-            key = (member.operation_key, id(seen))
-            if key not in results:
-                results[key] = _execute(member, seen)
-            body = results[key]
+            try:
+                seen = member.shown(loaded, member.user) if loaded is not None else None
+                if seen is None:
+                    continue
+                key = (member.operation_key, id(seen))
+                if key not in results:
+                    results[key] = _execute(member, seen)
+                body = results[key]
+            except Exception:  # this member's own path runs it again and reports it
+                body = None
             if body is None:
                 member.defer(event)
             elif not member.target.outbox.push(member, member.prefix + body + "}"):
