@@ -1,23 +1,14 @@
 """Two server processes on one PostgreSQL database are one system: a subscription on A
 hears what was done through B, over PostgreSQL NOTIFY and over Redis."""
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.cluster.cluster import Cluster, cluster, watched_request
-from tests.http.live import gql, request_usage, slot_start, soon
-from tests.http.test_subscriptions import (
-    APPROVE,
-    CANCEL,
-    NEEDS_MANAGER_MINUTES,
-    QUEUE,
-    next_payload,
-    open_socket,
-    signed_in,
-)
+from tests.http.live import gql, soon
+from tests.http.test_subscriptions import APPROVE, QUEUE, ask_until_queued, open_socket, signed_in
 
 
 @pytest.fixture(scope="module", params=["postgresql", "redis"])
@@ -53,21 +44,5 @@ async def test_a_request_made_through_b_reaches_the_managers_queue_on_a(
     async with httpx.AsyncClient(timeout=30) as client, open_socket(a) as connection:
         socket = await signed_in(connection, a, "manager")
         op_id = await socket.subscribe(QUEUE)
-        # No acknowledgement for `subscribe` (see tests/http/test_subscriptions.py): if the
-        # event went by before A registered the subscription, withdraw and ask again.
-        for attempt in range(3):
-            await asyncio.sleep(0.2 * (attempt + 1))
-            starts_at = slot_start(days=4 + attempt)
-            asked = await request_usage(
-                client, b, "user2", device_id, starts_at, NEEDS_MANAGER_MINUTES
-            )
-            assert asked["status"] == "NEEDS_MANAGER", asked
-            try:
-                queued = (await next_payload(socket, op_id, timeout=5.0))["approvalQueue"]
-            except TimeoutError:
-                await gql(client, b, CANCEL, {"id": asked["id"]}, who="user2")
-                continue
-            assert queued["id"] == asked["id"]
-            assert queued["device"]["id"] == device_id
-            return
-        pytest.fail("A's approvalQueue heard nothing of three requests made through B")
+        _, queued = await ask_until_queued(client, b, device_id, socket, op_id)
+        assert queued["device"]["id"] == device_id

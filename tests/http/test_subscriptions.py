@@ -1,6 +1,7 @@
 """Subscriptions over real websockets, graphql-transport-ws, against a running server."""
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -75,6 +76,31 @@ async def test_driver_sees_needs_manager_then_approved(live_server: LiveServer) 
             assert second["permit"]["token"]
 
 
+async def ask_until_queued(
+    client: httpx.AsyncClient, ask_on: LiveServer, device_id: str, socket: GraphQLSocket, op_id: str
+) -> tuple[datetime, Any]:
+    """The driver "user2" asks through `ask_on` for a slot that needs a manager until the
+    approvalQueue subscription `op_id` yields it; the slot's start and what it yielded.
+
+    There is no acknowledgement for `subscribe`: the server registers on its event bus a
+    moment later. If the event went by before that, the ask is withdrawn and made again."""
+    for attempt in range(3):
+        await asyncio.sleep(0.2 * (attempt + 1))
+        starts_at = slot_start(days=4 + attempt)
+        asked = await request_usage(
+            client, ask_on, "user2", device_id, starts_at, NEEDS_MANAGER_MINUTES
+        )
+        assert asked["status"] == "NEEDS_MANAGER", asked
+        try:
+            queued = (await next_payload(socket, op_id, timeout=5.0))["approvalQueue"]
+        except TimeoutError:
+            await gql(client, ask_on, CANCEL, {"id": asked["id"]}, who="user2")
+            continue
+        assert queued["id"] == asked["id"]
+        return starts_at, queued
+    pytest.fail("approvalQueue yielded nothing for three fresh NEEDS_MANAGER requests")
+
+
 async def test_approval_queue_yields_a_request_that_needs_the_manager(
     live_server: LiveServer,
 ) -> None:
@@ -82,26 +108,10 @@ async def test_approval_queue_yields_a_request_that_needs_the_manager(
     async with httpx.AsyncClient(timeout=30) as client, open_socket(live_server) as connection:
         socket = await signed_in(connection, live_server, "manager")
         op_id = await socket.subscribe(QUEUE)
-        # There is no acknowledgement for `subscribe`: the server registers on its event bus a
-        # moment later. Ask, and if the event went by before that, withdraw and ask again.
-        for attempt in range(3):
-            await asyncio.sleep(0.2 * (attempt + 1))
-            starts_at = slot_start(days=4 + attempt)
-            asked = await request_usage(
-                client, live_server, "user2", device_id, starts_at, NEEDS_MANAGER_MINUTES
-            )
-            assert asked["status"] == "NEEDS_MANAGER", asked
-            try:
-                queued = (await next_payload(socket, op_id, timeout=3.0))["approvalQueue"]
-            except TimeoutError:
-                await gql(client, live_server, CANCEL, {"id": asked["id"]}, who="user2")
-                continue
-            assert queued["id"] == asked["id"]
-            assert queued["status"] == "NEEDS_MANAGER"
-            assert queued["device"]["id"] == device_id
-            assert queued["startsAt"] == starts_at.isoformat()
-            return
-        pytest.fail("approvalQueue yielded nothing for three fresh NEEDS_MANAGER requests")
+        starts_at, queued = await ask_until_queued(client, live_server, device_id, socket, op_id)
+        assert queued["status"] == "NEEDS_MANAGER"
+        assert queued["device"]["id"] == device_id
+        assert queued["startsAt"] == starts_at.isoformat()
 
 
 @pytest.mark.parametrize("payload", [{}, {"Authorization": "Bearer pp_not-a-real-token"}])
