@@ -50,7 +50,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.http.live import ServerProcess, free_port, powerpermit  # noqa: E402
+from tests.http.live import ServerProcess, free_port, prepare  # noqa: E402
 
 QUEUE = "subscription Queue { approvalQueue { id status startsAt endsAt device { id name } } }"
 ASK = """mutation Ask($input: RequestUsageInput!) { requestUsage(input: $input) {
@@ -217,39 +217,12 @@ def env_for(data_dir: Path, database_url: str, extra: dict[str, str]) -> dict[st
     return env
 
 
-def prepare(env: dict[str, str]) -> dict[str, Any]:
-    import subprocess
-
-    for args in (("migrate",), ("seed-demo", "--json")):
-        done = subprocess.run(
-            powerpermit(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"powerpermit {' '.join(args)} failed:\n{done.stderr}")
-    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return summary
-
-
 class Server(ServerProcess):
     """`powerpermit serve` with our own environment (database, fan-out mode)."""
 
     def __init__(self, data_dir: Path, port: int, env: dict[str, str], ws: str = "auto") -> None:
-        super().__init__(data_dir, port, data_dir / f"server-{port}.log")
-        self.env, self.ws = env, ws
-
-    def start(self) -> None:
-        import subprocess
-
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            powerpermit("serve", "--host", "127.0.0.1", "--port", str(self.port), "--ws", self.ws),
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.wait_healthy()
+        log = data_dir / f"server-{port}.log"
+        super().__init__(data_dir, port, log, env, serve_args=("--ws", ws))
 
     @property
     def pid(self) -> int:
@@ -379,7 +352,7 @@ def one_process(args: argparse.Namespace) -> None:
                 f"sqlite+aiosqlite:///{data_dir / 'powerpermit.db'}",
                 {"POWERPERMIT_FANOUT": mode},
             )
-            summary = prepare(env)
+            summary = prepare(data_dir, env)
             port = free_port()
             server = Server(data_dir, port, env, ws)
             server.start()
@@ -440,7 +413,7 @@ def two_processes(args: argparse.Namespace) -> None:
     try:
         extra = {"REDIS_URL": "redis://127.0.0.1:6379/0"} if args.redis else {}
         env = env_for(data_dir, postgres.url(database), extra)
-        summary = prepare(env)
+        summary = prepare(data_dir, env)
         for _ in range(args.processes):
             servers.append(Server(data_dir, free_port(), env))
             servers[-1].start()

@@ -5,9 +5,7 @@ starts the servers on free loopback ports, and drops the database afterwards. Th
 share one data directory, so they sign with the same permit key, as a deployment would.
 """
 
-import json
 import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -20,12 +18,11 @@ import redis
 
 from tests import postgres
 from tests.http.live import (
-    ROOT,
     GraphQLSocket,
     LiveServer,
     ServerProcess,
     free_port,
-    powerpermit,
+    prepare,
     request_usage,
     server_env,
 )
@@ -51,33 +48,13 @@ def cluster_env(data_dir: Path, database: str, bus: str, **extra: str) -> dict[s
     return env
 
 
-class ClusterServer(ServerProcess):
-    """A ServerProcess with an environment of its own (database, bus, fault hook)."""
-
-    def __init__(self, data_dir: Path, port: int, log_path: Path, env: dict[str, str]) -> None:
-        super().__init__(data_dir, port, log_path)
-        self.env = env
-
-    def start(self) -> None:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            powerpermit("serve", "--host", "127.0.0.1", "--port", str(self.port)),
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.wait_healthy()
-
-
 @dataclass
 class Cluster:
     database: str
     data_dir: Path
     bus: str
     summary: dict[str, Any]
-    servers: list[ClusterServer]
+    servers: list[ServerProcess]
 
     def live(self, index: int) -> LiveServer:
         """Server `index` as the HTTP tests' LiveServer (tokens and devices are shared)."""
@@ -91,9 +68,9 @@ class Cluster:
             data_dir=self.data_dir,
         )
 
-    def start_server(self, name: str, **extra: str) -> ClusterServer:
+    def start_server(self, name: str, **extra: str) -> ServerProcess:
         env = cluster_env(self.data_dir, self.database, self.bus, **extra)
-        server = ClusterServer(self.data_dir, free_port(), self.data_dir / f"{name}.log", env)
+        server = ServerProcess(self.data_dir, free_port(), self.data_dir / f"{name}.log", env)
         self.servers.append(server)
         server.start()
         return server
@@ -126,13 +103,7 @@ def cluster(data_dir: Path, bus: str = "postgresql", servers: int = 2) -> Iterat
     database = postgres.create_database()
     running = Cluster(database, data_dir, bus, {}, [])
     try:
-        env = cluster_env(data_dir, database, bus)
-        for args in (("migrate",), ("seed-demo", "--json")):
-            done = subprocess.run(
-                powerpermit(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-            )
-            assert done.returncode == 0, f"powerpermit {' '.join(args)}:\n{done.stderr}"
-        running.summary = json.loads(done.stdout.strip().splitlines()[-1])
+        running.summary = prepare(data_dir, cluster_env(data_dir, database, bus))
         for index in range(servers):
             running.start_server(f"server-{index}")
         yield running

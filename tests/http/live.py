@@ -54,9 +54,10 @@ def powerpermit(*args: str) -> list[str]:
     return [sys.executable, "-m", "app.cli", *args]
 
 
-def prepare(data_dir: Path) -> dict[str, Any]:
-    """`powerpermit migrate` then `powerpermit seed-demo --json`; returns the seed summary."""
-    env = server_env(data_dir)
+def prepare(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`powerpermit migrate` then `powerpermit seed-demo --json` (in `env`, by default
+    server_env's); returns the seed summary."""
+    env = env or server_env(data_dir)
     for args in (("migrate",), ("seed-demo", "--json")):
         done = subprocess.run(
             powerpermit(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -70,16 +71,26 @@ def prepare(data_dir: Path) -> dict[str, Any]:
 class ServerProcess:
     """`powerpermit serve` as a child process, stopped (and reaped) on exit."""
 
-    def __init__(self, data_dir: Path, port: int, log_path: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        serve_args: tuple[str, ...] = (),
+    ) -> None:
+        """`env` (by default server_env's) for a database, bus or fault hook of its own;
+        `serve_args` added to `powerpermit serve`'s."""
         self.data_dir, self.port, self.log_path = data_dir, port, log_path
+        self.env, self.serve_args = env, serve_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            powerpermit("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            powerpermit("serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args),
             cwd=ROOT,
-            env=server_env(self.data_dir),
+            env=self.env or server_env(self.data_dir),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
