@@ -13,12 +13,14 @@ from alembic import command
 from alembic.config import Config
 
 from app.services.keyring import KeyringError
+from app.services.user_admin import UserAdminError
 from app.settings import Settings
 from app.store.database import DatabaseFileError
 from device.protocol.keys import KeyFileError
 
 if TYPE_CHECKING:
     from app.services.permit_keys import KeyStatus
+    from app.store.user_admin import UserRow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         "kid", nargs="?", help="prune: only this key, refused with the reason while needed"
     )
     keys_cmd.add_argument("--json", action="store_true", help="print the keys as JSON")
+    add_user_commands(commands)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
     try:
         return _run(args, settings)
-    except (KeyFileError, DatabaseFileError, KeyringError) as err:
+    except (KeyFileError, DatabaseFileError, KeyringError, UserAdminError) as err:
         print(f"powerpermit: {err}", file=sys.stderr)
         return 2
 
@@ -164,6 +167,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{key:8} login={login} password={password} token={token}")
     elif args.command == "keys":
         keys(settings, args.action, args.kid, as_json=args.json)
+    elif args.command == "user":
+        user_command(settings, args)
     return 0
 
 
@@ -224,6 +229,91 @@ def _key_json(status: "KeyStatus") -> dict[str, object]:
         "last_permit_expires": _when(status.last_permit_expires) or None,
         "prunable": status.prunable,
         "kept_because": status.kept_because,
+    }
+
+
+def add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    user_cmd = commands.add_parser("user", help="accounts: create, list, disable, ...")
+    actions = user_cmd.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a new account with a password")
+    create.add_argument("--login", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=["driver", "manager", "admin"], default="driver")
+    listing = actions.add_parser("list", help="every account, its role and sites")
+    listing.add_argument("--json", action="store_true")
+    disable = actions.add_parser("disable", help="no more sign-in; tokens and sessions end")
+    disable.add_argument("login")
+    set_password = actions.add_parser("set-password", help="a new password (enables again)")
+    set_password.add_argument("login")
+    grant = actions.add_parser("grant", help="make the user a manager of a site")
+    grant.add_argument("login")
+    grant.add_argument("--site", required=True)
+    for sub in (create, set_password):
+        # Never on the command line, where `ps` shows it to everyone on the machine.
+        sub.add_argument(
+            "--password-stdin", action="store_true", help="read the password from stdin"
+        )
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise UserAdminError("the passwords differ")
+    return first
+
+
+def user_command(settings: Settings, args: argparse.Namespace) -> None:
+    from app.services import user_admin
+    from app.services.container import build_services
+
+    password = (
+        _read_password(args.password_stdin) if args.action in ("create", "set-password") else ""
+    )
+
+    async def run() -> None:
+        services = build_services(settings)
+        try:
+            if args.action == "create":
+                user = await user_admin.create_user(
+                    services, args.login, args.name, args.role, password
+                )
+                print(f"created {user.login} ({args.role})")
+            elif args.action == "list":
+                rows = await user_admin.list_users(services)
+                if args.json:
+                    print(json.dumps([_user_json(r) for r in rows]))
+                for r in rows if not args.json else []:
+                    state = "" if r.can_sign_in else "  (disabled)"
+                    sites = ",".join(r.manages)
+                    print(f"{r.login:20} {r.role:8} {r.display_name:30} {sites}{state}")
+            elif args.action == "disable":
+                ended = await user_admin.disable_user(services, args.login)
+                print(f"disabled {args.login}; {ended} tokens ended")
+            elif args.action == "set-password":
+                await user_admin.set_password(services, args.login, password)
+                print(f"password set for {args.login}")
+            elif args.action == "grant":
+                await user_admin.grant_site(services, args.login, args.site)
+                print(f"{args.login} manages {args.site}")
+        finally:
+            await services.db.dispose()
+
+    asyncio.run(run())
+
+
+def _user_json(row: "UserRow") -> dict[str, object]:
+    role = "driver" if row.role == "user" else row.role
+    return {
+        "id": row.id,
+        "login": row.login,
+        "name": row.display_name,
+        "role": role,
+        "disabled": not row.can_sign_in,
+        "manages": list(row.manages),
     }
 
 

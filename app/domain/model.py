@@ -9,7 +9,8 @@ from app.domain.errors import InvalidTransition
 
 class Role(StrEnum):
     MANAGER = "manager"
-    USER = "user"
+    USER = "user"  # a driver
+    ADMIN = "admin"  # runs the installation (`powerpermit user create --role admin`)
 
 
 class Status(StrEnum):
