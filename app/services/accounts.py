@@ -23,7 +23,15 @@ from app.services.container import Services
 from app.store import tables as t
 from app.store.repositories import Users
 
-_hasher = PasswordHasher()
+# The one place the password-hashing cost is set (argon2id, RFC 9106's low-memory profile:
+# 64 MiB, 3 passes). Raise it here; each stored hash made with other parameters is
+# replaced by one made with these at its owner's next successful sign-in.
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_KIB = 65536
+ARGON2_PARALLELISM = 4
+_hasher = PasswordHasher(
+    time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
+)
 PASSWORD_CHECKS_AT_ONCE = 1  # of the machine's 2 cores, one stays with the event loop
 _password_checks = ThreadPoolExecutor(PASSWORD_CHECKS_AT_ONCE, thread_name_prefix="password")
 
@@ -38,6 +46,11 @@ def new_token() -> str:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Made with other parameters than today's: replaced at the next successful sign-in."""
+    return _hasher.check_needs_rehash(password_hash)
 
 
 async def authenticate(services: Services, token: str | None) -> User | None:
@@ -69,7 +82,23 @@ async def login(services: Services, login_name: str, password: str) -> tuple[Use
     if user is None or password_hash is None or not matches:
         return None
     token, user_id, now = new_token(), user.id, services.clock()
-    await services.db.write(lambda conn: store_token(conn, user_id, token, "login", now))
+    upgraded = None
+    if needs_rehash(password_hash):  # the parameters changed since it was made
+        upgraded = await asyncio.get_running_loop().run_in_executor(
+            _password_checks, _hasher.hash, password
+        )
+
+    def work(conn: Connection) -> None:
+        store_token(conn, user_id, token, "login", now)
+        if upgraded is not None:
+            # Only if the hash is still the one checked: a password set meanwhile wins.
+            conn.execute(
+                t.users.update()
+                .where((t.users.c.id == user_id) & (t.users.c.password_hash == password_hash))
+                .values(password_hash=upgraded)
+            )
+
+    await services.db.write(work)
     return user, token
 
 
