@@ -61,10 +61,18 @@ class User:
     login: str
     display_name: str
     role: Role
+    # None: a first-party session (sign-in, the pages, a login token): all the role allows.
+    # A set: an OAuth2 access token, which opens only the operations these scopes name
+    # (app/domain/scopes.py), and never more than the role allows either.
+    scopes: frozenset[str] | None = None
+    client_id: str | None = None  # the OAuth2 client an access token was issued to
 
     @property
     def is_manager(self) -> bool:
         return self.role is Role.MANAGER
+
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,21 @@
+"""(reserved: oauth; filled in by the change that needs it)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-11-26
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
