@@ -18,3 +18,12 @@ class NotAllowed(ServiceError):
 
 class Invalid(ServiceError):
     """The input is well-formed but cannot be accepted."""
+
+
+class RateLimited(ServiceError):
+    """Too many attempts from one principal, login or address: the caller is told when to
+    come back (`retry_after` seconds; the HTTP answer carries it as Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
