@@ -238,3 +238,49 @@ event_outbox = sa.Table(
         postgresql_where=sa.text("published_ms IS NULL"),
     ),
 )
+
+
+# OAuth2 (app/store/oauth.py, migration 0013). A client belongs to one site and acts through
+# its service account (service_user_id); a public client has no secret. Codes, refresh
+# tokens and secrets are stored only as SHA-256 hashes.
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("site_id", sa.ForeignKey("sites.id"), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),  # space-separated (RFC 6749 §3.3)
+    sa.Column("redirect_uris", sa.JSON, nullable=False),
+    sa.Column("service_user_id", sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", EpochSeconds, nullable=False),
+    sa.Column("revoked_at", EpochSeconds, nullable=True),
+)
+
+oauth_authorization_codes = sa.Table(
+    "oauth_authorization_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(32), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("code_challenge", sa.String(128), nullable=False),
+    sa.Column("code_challenge_method", sa.String(8), nullable=False),
+    sa.Column("expires_at", EpochSeconds, nullable=False),
+)
+
+oauth_refresh_tokens = sa.Table(
+    "oauth_refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    # Every token rotated from one grant shares it: reuse of a rotated one revokes them all.
+    sa.Column("family_id", sa.String(32), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False, index=True),
+    sa.Column("user_id", sa.String(32), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("issued_at", EpochSeconds, nullable=False),
+    sa.Column("expires_at", EpochSeconds, nullable=False),
+    sa.Column("rotated_at", EpochSeconds, nullable=True),
+    sa.Column("revoked_at", EpochSeconds, nullable=True),
+)
