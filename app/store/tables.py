@@ -284,3 +284,81 @@ oauth_refresh_tokens = sa.Table(
     sa.Column("rotated_at", EpochSeconds, nullable=True),
     sa.Column("revoked_at", EpochSeconds, nullable=True),
 )
+
+
+# Webhooks for integrators (app/store/webhooks.py, migration 0014). The secret is stored as
+# is, unlike every other secret here: signing a delivery (HMAC-SHA256) needs the secret
+# itself, not a hash of it. A deleted subscription keeps its row (disabled_at) so its
+# deliveries' history stays readable.
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("site_id", sa.ForeignKey("sites.id"), nullable=False, index=True),
+    sa.Column("owner_user_id", sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),  # the event types it wants, a list
+    sa.Column("created_at", EpochSeconds, nullable=False),
+    sa.Column("disabled_at", EpochSeconds, nullable=True),
+)
+
+# One row per (subscription, request, event type): the unique key is what makes an outbox
+# row read twice (a dispatcher taking over, a permit issued later) yield no second delivery.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("subscription_id", sa.ForeignKey("webhook_subscriptions.id"), nullable=False),
+    sa.Column("event_id", sa.String(32), nullable=False),  # the outbox event's: stable
+    sa.Column("request_id", sa.String(32), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the exact body signed and sent
+    sa.Column("status", sa.String(16), nullable=False),  # pending, delivered, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", EpochSeconds, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("delivered_at", EpochSeconds, nullable=True),
+    sa.Column("created_at", EpochSeconds, nullable=False),
+    sa.UniqueConstraint("subscription_id", "request_id", "event_type"),
+    sa.Index("ix_webhook_deliveries_subscription_id_id", "subscription_id", "id"),
+    # The sender looks only at pending rows coming due.
+    sa.Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+)
+
+# Every attempt's outcome, for the integrator to see why a delivery failed.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("delivery_id", sa.ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    sa.Column("at", EpochSeconds, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),  # None: no answer (network error)
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+)
+
+# How far the dispatcher has read the outbox (one row, name "outbox"); moved in the same
+# transaction as the deliveries it made. The outbox's prune keeps rows after it.
+webhook_cursor = sa.Table(
+    "webhook_cursor",
+    metadata,
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
