@@ -12,8 +12,10 @@ from app.observability.metrics import Metrics
 from app.services.bus_cross_process import CrossProcessBus
 from app.services.events import EventBus, InProcessBus
 from app.services.outbox import OutboxRelay
+from app.services.rate_limits import RateLimiter
 from app.services.signer import PermitSigner
 from app.services.token_cache import TokenCache
+from app.services.withdrawals import Withdrawals
 from app.settings import Settings
 from app.store.database import Database, is_sqlite
 
@@ -31,16 +33,24 @@ class Services:
     tokens: TokenCache = field(default_factory=TokenCache)
     metrics: Metrics = field(default_factory=Metrics)  # one registry per app (/metrics)
     relay: OutboxRelay | None = None  # None: nothing marks or relays outbox rows (tests)
+    limits: RateLimiter = field(default_factory=RateLimiter)  # this process's buckets
+    withdrawals: Withdrawals = field(default_factory=Withdrawals)  # what access ended (poller)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """The app's lifespan: the bus listens to other processes, the relay runs."""
+        """The app's lifespan: the bus listens to other processes, the relay runs, and the
+        withdrawals made so far are loaded before the first request, then polled."""
+        await self.withdrawals.load(self.db, self.clock())
         if isinstance(self.bus, CrossProcessBus):
             await self.bus.start()
         relay = asyncio.create_task(self.relay.run()) if self.relay is not None else None
+        withdrawals = asyncio.create_task(self.withdrawals.run(self.db, self.tokens, self.clock))
         try:
             yield
         finally:
+            withdrawals.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await withdrawals
             if relay is not None:
                 relay.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

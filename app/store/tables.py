@@ -240,6 +240,27 @@ event_outbox = sa.Table(
 )
 
 
+# Access that ends at once in every process (app/store/withdrawals.py, migration 0011): a
+# withdrawn user, client or token (kind), read by every process's poller after the last seq
+# it saw, and pruned once `until` has passed.
+access_withdrawals = sa.Table(
+    "access_withdrawals",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("kind", sa.String(8), nullable=False),  # "user", "client" or "token"
+    sa.Column("subject", sa.String(64), nullable=False),  # a user id, client id or jti
+    sa.Column("at", EpochSeconds, nullable=False),
+    sa.Column("until", EpochSeconds, nullable=False, index=True),
+)
+# Set while `powerpermit user disable` holds (migration 0011); the password hash is kept.
+users.append_column(sa.Column("disabled_at", EpochSeconds, nullable=True))
+
+
 # OAuth2 (app/store/oauth.py, migration 0013). A client belongs to one site and acts through
 # its service account (service_user_id); a public client has no secret. Codes, refresh
 # tokens and secrets are stored only as SHA-256 hashes.
