@@ -13,6 +13,7 @@ from app.schema.limits import OneLoginPerRequest
 from app.schema.mask_errors import MaskErrorsCheaply
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
+from app.schema.rate_limits import RateLimits
 from app.schema.scalars import AwareDateTime
 from app.schema.shared_results import SharingExecutor
 from app.schema.subscriptions import Subscription
@@ -49,6 +50,7 @@ schema = Schema(
     extensions=[
         lambda: DocumentCache(DOCUMENTS, (MAX_DEPTH_RULE, OneLoginPerRequest)),
         lambda: MaskErrorsCheaply(should_mask_error=_unexpected),  # see mask_errors.py
+        RateLimits,  # a refused mutation executes nothing (app/schema/rate_limits.py)
         OperationMetrics,  # /metrics: operations by root field and outcome, subscriptions
     ],
 )

@@ -82,7 +82,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response = super().create_response(response_data, sub_response)
         if wants and isinstance(response_data, dict):
             response.headers["content-type"] = GRAPHQL_RESPONSE
-            if _is_request_error(response_data):
+            # A rate-limited mutation keeps its 429 (and Retry-After), not a 400.
+            if _is_request_error(response_data) and response.status_code != 429:
                 response = Response(
                     self.encode_json({"errors": response_data["errors"]}),
                     status_code=400,
