@@ -1,4 +1,4 @@
-"""`powerpermit`: serve, migrate, seed-demo, backup, restore, keys."""
+"""`powerpermit`: serve, migrate, seed-demo, backup, restore, keys, user, client."""
 
 import argparse
 import asyncio
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from alembic import command
 from alembic.config import Config
 
+from app.services.clients import ClientAdminError
 from app.services.keyring import KeyringError
 from app.services.user_admin import UserAdminError
 from app.settings import Settings
@@ -20,6 +21,7 @@ from device.protocol.keys import KeyFileError
 
 if TYPE_CHECKING:
     from app.services.permit_keys import KeyStatus
+    from app.store.oauth import ClientRow
     from app.store.user_admin import UserRow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +51,12 @@ def seed_demo(settings: Settings) -> dict[str, object]:
 
 
 def serve(
-    settings: Settings, host: str, port: int, log_format: str = "json", ws: str = "auto"
+    settings: Settings,
+    host: str,
+    port: int,
+    log_format: str = "json",
+    ws: str = "auto",
+    rate_limit_factor: float = 1.0,
 ) -> None:
     import gc
 
@@ -58,9 +65,15 @@ def serve(
     from app.main import create_app
     from app.observability.logs import configure, logging_config
     from app.schema.limits import MAX_BODY_BYTES
+    from app.services.container import build_services
+    from app.services.rate_limits import RateLimiter, Rules
 
     configure(log_format)  # before the app is built, so its start-up lines are formatted too
-    app = create_app(settings)
+    services = build_services(settings)
+    services.limits = RateLimiter(
+        Rules().scaled(rate_limit_factor or 1), enabled=rate_limit_factor > 0
+    )
+    app = create_app(settings, services)
     # What start-up built lives as long as the process: keep it out of the collector's full
     # passes. With 1,000 subscribers one took ~400 ms (~90 ms frozen), and the pauses in
     # fanning an event out halved, a pause every subscriber's next message waited for.
@@ -123,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="uvicorn's websocket implementation (bench/fanout.py --ws compares their cost)",
     )
+    serve_cmd.add_argument(
+        "--rate-limit-factor",
+        type=float,
+        default=1.0,
+        help="multiply every rate limit (rate and burst) by this; 0 turns them off "
+        "(benches and tests that flood one user on purpose)",
+    )
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     backup_cmd = commands.add_parser("backup", help="copy the SQLite store to PATH, live")
     restore_cmd = commands.add_parser("restore", help="put a backup in place of the store")
@@ -138,19 +158,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     keys_cmd.add_argument("--json", action="store_true", help="print the keys as JSON")
     add_user_commands(commands)
+    add_client_commands(commands)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
     try:
         return _run(args, settings)
-    except (KeyFileError, DatabaseFileError, KeyringError, UserAdminError) as err:
+    except (
+        KeyFileError,
+        DatabaseFileError,
+        KeyringError,
+        UserAdminError,
+        ClientAdminError,
+    ) as err:
         print(f"powerpermit: {err}", file=sys.stderr)
         return 2
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        serve(settings, args.host, args.port, args.log_format, args.ws)
+        serve(settings, args.host, args.port, args.log_format, args.ws, args.rate_limit_factor)
     elif args.command in ("backup", "restore"):
         return backup_or_restore(args, settings)
     elif args.command == "migrate":
@@ -169,6 +196,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         keys(settings, args.action, args.kid, as_json=args.json)
     elif args.command == "user":
         user_command(settings, args)
+    elif args.command == "client":
+        client_command(settings, args)
     return 0
 
 
@@ -243,7 +272,9 @@ def add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
     listing.add_argument("--json", action="store_true")
     disable = actions.add_parser("disable", help="no more sign-in; tokens and sessions end")
     disable.add_argument("login")
-    set_password = actions.add_parser("set-password", help="a new password (enables again)")
+    enable = actions.add_parser("enable", help="may sign in again (with the same password)")
+    enable.add_argument("login")
+    set_password = actions.add_parser("set-password", help="a new password")
     set_password.add_argument("login")
     grant = actions.add_parser("grant", help="make the user a manager of a site")
     grant.add_argument("login")
@@ -287,12 +318,15 @@ def user_command(settings: Settings, args: argparse.Namespace) -> None:
                 if args.json:
                     print(json.dumps([_user_json(r) for r in rows]))
                 for r in rows if not args.json else []:
-                    state = "" if r.can_sign_in else "  (disabled)"
+                    state = "  (disabled)" if r.disabled else ""
                     sites = ",".join(r.manages)
                     print(f"{r.login:20} {r.role:8} {r.display_name:30} {sites}{state}")
             elif args.action == "disable":
                 ended = await user_admin.disable_user(services, args.login)
                 print(f"disabled {args.login}; {ended} tokens ended")
+            elif args.action == "enable":
+                await user_admin.enable_user(services, args.login)
+                print(f"enabled {args.login}")
             elif args.action == "set-password":
                 await user_admin.set_password(services, args.login, password)
                 print(f"password set for {args.login}")
@@ -312,8 +346,73 @@ def _user_json(row: "UserRow") -> dict[str, object]:
         "login": row.login,
         "name": row.display_name,
         "role": role,
-        "disabled": not row.can_sign_in,
+        "disabled": row.disabled,
         "manages": list(row.manages),
+    }
+
+
+def add_client_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    client_cmd = commands.add_parser("client", help="OAuth2 clients: create, list, revoke")
+    actions = client_cmd.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a client of one site; prints its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--site", required=True)
+    create.add_argument("--scopes", required=True, help='e.g. "requests:read requests:write"')
+    create.add_argument(
+        "--redirect-uri", action="append", default=[], help="for the authorization code grant"
+    )
+    create.add_argument("--public", action="store_true", help="no secret (PKCE only)")
+    create.add_argument("--json", action="store_true")
+    listing = actions.add_parser("list", help="every client (never a secret)")
+    listing.add_argument("--json", action="store_true")
+    revoke = actions.add_parser("revoke", help="no new tokens; its tokens end at once")
+    revoke.add_argument("client_id")
+
+
+def client_command(settings: Settings, args: argparse.Namespace) -> None:
+    from app.services import clients
+    from app.services.container import build_services
+
+    async def run() -> None:
+        services = build_services(settings)
+        try:
+            if args.action == "create":
+                row, secret = await clients.create_client(
+                    services, args.name, args.site, args.scopes, args.redirect_uri, args.public
+                )
+                if args.json:
+                    print(json.dumps({"client_id": row.client_id, "client_secret": secret}))
+                else:
+                    print(f"client_id={row.client_id}")
+                    if secret is not None:
+                        print(f"client_secret={secret}  (shown only now)")
+            elif args.action == "list":
+                rows = await clients.list_clients(services)
+                if args.json:
+                    print(json.dumps([_client_json(r) for r in rows]))
+                for r in rows if not args.json else []:
+                    state = "  (revoked)" if r.revoked_at else ""
+                    kind = "public" if r.secret_hash is None else "secret"
+                    print(f"{r.client_id:28} {r.site_id:12} {kind:6} {r.name:24} {r.scopes}{state}")
+            elif args.action == "revoke":
+                ended = await clients.revoke_client(services, args.client_id)
+                print(f"revoked {args.client_id}; {ended} refresh tokens ended")
+        finally:
+            await services.db.dispose()
+
+    asyncio.run(run())
+
+
+def _client_json(row: "ClientRow") -> dict[str, object]:
+    return {
+        "client_id": row.client_id,
+        "name": row.name,
+        "site": row.site_id,
+        "scopes": row.scopes.split(),
+        "redirect_uris": list(row.redirect_uris),
+        "public": row.secret_hash is None,
+        "created": _when(row.created_at),
+        "revoked": _when(row.revoked_at) or None,
     }
 
 
