@@ -1,10 +1,10 @@
 """What `powerpermit user create|list|disable|set-password|grant` does, checked first so
 that bad input changes nothing.
 
-Disabling a user clears the password hash (sign-in then fails like a wrong password) and
-deletes every API token, page sessions included, evicting them from this process's token
-cache. Another running server process still remembers a cached token for up to its 30 s
-TTL (app/services/token_cache.py) until cross-process eviction exists.
+Disabling a user marks it disabled (sign-in then fails like a wrong password; the password
+hash is kept for `enable`), deletes every API token, page sessions included, and withdraws
+the user (app/services/withdrawals.py): every running server process forgets its cached
+tokens and refuses its access tokens within a second.
 """
 
 import secrets
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from app.domain.model import Role, User
 from app.services.accounts import hash_password
 from app.services.container import Services
+from app.services.withdrawals import LONGEST_ACCESS_TOKEN, withdraw
 from app.store import tables as t
 from app.store import user_admin as store
 from app.store.repositories import Sites, Users
@@ -82,15 +83,21 @@ async def _user_id(services: Services, login: str) -> str:
 async def disable_user(services: Services, login: str) -> int:
     """Returns how many tokens ended."""
     user_id = await _user_id(services, login)
+    now = services.clock()
 
     def work(conn: Connection) -> list[str]:
-        store.set_password_hash(conn, user_id, None)
+        store.set_disabled(conn, user_id, now)
         return store.delete_tokens(conn, user_id)
 
     ended = await services.db.write(work)
-    for token_hash in ended:
-        services.tokens.forget(token_hash)
+    await withdraw(services, "user", user_id, now + LONGEST_ACCESS_TOKEN)
     return len(ended)
+
+
+async def enable_user(services: Services, login: str) -> None:
+    """Signs in again with the password it had; its old tokens stay ended."""
+    user_id = await _user_id(services, login)
+    await services.db.write(lambda conn: store.set_disabled(conn, user_id, None))
 
 
 async def set_password(services: Services, login: str, password: str) -> None:

@@ -105,7 +105,12 @@ class Users:
         return [user_from_row(row) for row in self.conn.execute(query).mappings()]
 
     def by_token_hash(self, token_hash: str) -> User | None:
-        query = sa.select(t.users).join(t.api_tokens).where(t.api_tokens.c.token_hash == token_hash)
+        """The token's user, unless disabled."""
+        query = (
+            sa.select(t.users)
+            .join(t.api_tokens)
+            .where((t.api_tokens.c.token_hash == token_hash) & t.users.c.disabled_at.is_(None))
+        )
         found = self.conn.execute(query).mappings().first()
         return user_from_row(found) if found else None
 
@@ -113,7 +118,10 @@ class Users:
         self.conn.execute(t.users.insert().values(user_row(user, password_hash)))
 
     def by_login(self, login: str) -> tuple[User, str | None] | None:
-        query = sa.select(t.users).where(t.users.c.login == login)
+        """The user and password hash to sign in with; a disabled user is not found."""
+        query = sa.select(t.users).where(
+            (t.users.c.login == login) & t.users.c.disabled_at.is_(None)
+        )
         found = self.conn.execute(query).mappings().first()
         return (user_from_row(found), found["password_hash"]) if found else None
 

@@ -1,6 +1,7 @@
 """The rows `powerpermit user ...` changes: users, their API tokens, the sites they manage."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -14,7 +15,7 @@ class UserRow:
     login: str
     display_name: str
     role: str
-    can_sign_in: bool  # False once disabled (no password hash) until a new password is set
+    disabled: bool  # by `powerpermit user disable`, until `enable`
     manages: tuple[str, ...]
 
 
@@ -30,6 +31,11 @@ def set_password_hash(conn: Connection, user_id: str, password_hash: str | None)
     conn.execute(
         t.users.update().where(t.users.c.id == user_id).values(password_hash=password_hash)
     )
+
+
+def set_disabled(conn: Connection, user_id: str, at: datetime | None) -> None:
+    """Disabled from `at` on; None enables again."""
+    conn.execute(t.users.update().where(t.users.c.id == user_id).values(disabled_at=at))
 
 
 def set_role(conn: Connection, user_id: str, role: str) -> None:
@@ -58,7 +64,7 @@ def all_users(conn: Connection) -> list[UserRow]:
             r["login"],
             r["display_name"],
             r["role"],
-            r["password_hash"] is not None,
+            r["disabled_at"] is not None,
             tuple(managed.get(r["id"], ())),
         )
         for r in rows
