@@ -95,9 +95,11 @@ async def measure(bench: Bench, args: argparse.Namespace) -> dict[str, float]:
     from app.services import usage
     from app.services.accounts import authenticate
     from app.services.container import build_services
+    from app.services.rate_limits import RateLimiter
     from app.settings import Settings
 
     services = build_services(Settings.from_env())
+    services.limits = RateLimiter(enabled=False)  # the mutation's cost, not its refusal
     app = create_app(services=services)
     asgi = Asgi(app)
     figures: dict[str, float] = {}

@@ -133,8 +133,13 @@ def add_bench_site(data_dir: Path, devices: int, drivers: int) -> Bench:
     return Bench(tokens, device_ids, base)
 
 
+# The benches measure what a flood costs, not how the rate limits refuse it
+# (bench/rate_limit_abuse.py does that): their servers run with the limits off.
+UNLIMITED = ("--rate-limit-factor", "0")
+
+
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, serve_args: tuple[str, ...] = UNLIMITED) -> None:
         self.port = free_port()
         self.log = (data_dir / "server.log").open("wb")
         self.proc = subprocess.Popen(
@@ -147,6 +152,7 @@ class Server:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *serve_args,
             ],
             cwd=ROOT,
             env=env_for(data_dir),

@@ -32,8 +32,10 @@ class Server:
         self.port = free_port()
         self.log = log.open("wb")
         self.started = time.perf_counter()
+        # Rate limits off: these benches measure floods of writes, not their refusal.
+        serve = ["serve", "--port", str(self.port), "--rate-limit-factor", "0"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "app.cli", *serve],
             cwd=ROOT,
             env=env,
             stdout=self.log,

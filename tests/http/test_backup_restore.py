@@ -76,7 +76,10 @@ async def test_backup_while_serving_then_restore_into_a_new_data_dir(tmp_path: P
             conn, "busy", devices=DEVICES, drivers=DRIVERS, now=datetime.now(UTC)
         )
     engine.dispose()
-    server = ServerProcess(live_dir, free_port(), live_dir / "server.log")
+    # Four drivers write as fast as the server answers: rate limits off.
+    server = ServerProcess(
+        live_dir, free_port(), live_dir / "server.log", serve_args=("--rate-limit-factor", "0")
+    )
     server.start()
     base = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     received: list[str] = []  # approvals in the order the drivers got them
