@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from app.auth.sso import SsoConfig
 from app.observability.request_ids import RequestIdMiddleware
 from app.observability.routes import operator_routes
 from app.schema import graphiql
@@ -19,6 +20,7 @@ from app.schema.http import GraphQLEndpoint
 from app.services.container import Services, build_services
 from app.services.sweeper import sweep_forever
 from app.settings import Settings
+from app.ui import sso
 from app.ui.web import pages_app
 
 log = logging.getLogger("powerpermit")
@@ -28,6 +30,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or build_services(settings or Settings.from_env())
     graphql = GraphQLEndpoint(services)
     pages = pages_app(services, settings.data_dir if settings else None)
+    # Managers' single sign-on: routes and the sign-in page's button only when configured.
+    sso_config = SsoConfig.from_settings(settings) if settings else None
+    sso_routes = [Mount("/sso", sso.routes_app(sso_config, services))] if sso_config else []
 
     async def permit_keys(_: Request) -> Response:
         # A cached copy lags a key change by a minute at most; `keys add` a minute ahead of
@@ -66,9 +71,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *operator_routes(services),  # /readyz, /metrics
             Mount(graphiql.ASSETS_PATH, graphiql.assets()),  # /graphql's page, offline too
             Route("/", home),
+            *sso_routes,  # /sso/login, /sso/callback
             # NiceGUI's pages (/manage, /app, /sign-in) and assets: after every route above,
             # so it never shadows /graphql (see DESIGN.md on mounting).
-            Mount("/", pages),
+            Mount("/", sso.offering(pages) if sso_config else pages),
         ],
         lifespan=lifespan,
         middleware=[Middleware(RequestIdMiddleware)],  # X-Request-ID, one access log line

@@ -8,7 +8,7 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from app.ui import i18n, language, sessions
+from app.ui import i18n, language, sessions, sso
 from app.ui.i18n import N_, _
 from app.ui.scope import services_of
 
@@ -91,4 +91,6 @@ async def page(request: Request, next: str = HOME) -> RedirectResponse | None:
         password.on("keydown.enter", submit)
         button = ui.button(_("Sign in"), on_click=submit)
         error = ui.label("").classes("text-negative").mark("sign-in-error")
+        if sso.offered(request):  # managers only: the route refuses anyone else
+            ui.button(_(sso.BUTTON)).props(f"flat no-caps href={sso.LOGIN_PATH}").mark("sso")
     return None

@@ -1,0 +1,240 @@
+"""Managers' single sign-on against a real OpenID Connect provider the test runs
+(tests/auth/oidc_provider.py) and a real `powerpermit serve` configured for it.
+
+The browser is an httpx client with a cookie jar that follows redirects: /sso/login →
+the provider's /authorize → /sso/callback → /manage, as a browser would go.
+"""
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.auth.oidc_provider import Provider, Running
+from tests.http.live import ROOT, ServerProcess, free_port, powerpermit, prepare, server_env
+
+MANAGER = "mia@example.org"  # manages the demo site
+DRIVER = "udo@example.org"
+IDLE = "ida@example.org"  # a manager of no site
+GONE = "gus@example.org"  # a manager of the demo site, disabled
+STRANGER = "eve@example.org"  # no account at all
+BUTTON = "Sign in with single sign-on"
+UNVERIFIED = "The sign-in could not be verified."
+PASSWORD = ("--password-stdin",)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    provider = Provider(client_id="powerpermit", client_secret="s3cret-" + "x" * 24)
+    running = Running(provider)
+    running.start()
+    try:
+        yield provider
+    finally:
+        running.stop()
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    service_login: str  # an OAuth2 client's service account: a manager without a password
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("powerpermit-sso")
+    port = free_port()
+    env = server_env(data_dir) | {
+        "POWERPERMIT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "POWERPERMIT_OIDC_ISSUER": provider.issuer,
+        "POWERPERMIT_OIDC_CLIENT_ID": provider.client_id,
+        "POWERPERMIT_OIDC_CLIENT_SECRET": provider.client_secret,
+    }
+    site = prepare(data_dir, env)["site"]["id"]
+    for login, role in ((MANAGER, "manager"), (DRIVER, "driver"), (IDLE, "manager")):
+        cli(env, "user", "create", "--login", login, "--name", login, "--role", role, *PASSWORD)
+    cli(env, "user", "create", "--login", GONE, "--name", "Gus", "--role", "manager", *PASSWORD)
+    cli(env, "user", "grant", MANAGER, "--site", site)
+    cli(env, "user", "grant", GONE, "--site", site)
+    cli(env, "user", "disable", GONE)
+    made = cli(
+        env,
+        "client",
+        "create",
+        "--name",
+        "Fleet",
+        "--site",
+        site,
+        "--scopes",
+        "requests:read",
+        "--json",
+    )
+    client_id = json.loads(made.strip().splitlines()[-1])["client_id"]
+    process = ServerProcess(data_dir, port, data_dir / "server.log", env=env)
+    process.start()
+    try:
+        yield Server(process.url(""), f"client:{client_id}")
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Configured as by default: no OIDC variables."""
+    data_dir = tmp_path_factory.mktemp("powerpermit-no-sso")
+    env = {k: v for k, v in server_env(data_dir).items() if not k.startswith("POWERPERMIT_OIDC")}
+    prepare(data_dir, env)
+    process = ServerProcess(data_dir, free_port(), data_dir / "server.log", env=env)
+    process.start()
+    try:
+        yield process.url("")
+    finally:
+        process.stop()
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        powerpermit(*args),
+        cwd=ROOT,
+        env=env,
+        input="correct horse battery\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def browser(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, follow_redirects=True, timeout=15) as client:
+        yield client
+
+
+def person(email: str, verified: bool = True) -> dict[str, Any]:
+    return {"sub": "idp-" + email, "email": email, "email_verified": verified}
+
+
+def on_console(browser: httpx.Client) -> bool:
+    """Signed in as a manager: /manage serves the console instead of sending to sign-in."""
+    page = browser.get("/manage")
+    return page.status_code == 200 and urlsplit(str(page.url)).path == "/manage"
+
+
+def test_a_managers_identity_signs_in_and_lands_on_the_console(
+    browser: httpx.Client, provider: Provider
+) -> None:
+    provider.identity = person(MANAGER)
+    landed = browser.get("/sso/login")
+    assert landed.status_code == 200
+    assert urlsplit(str(landed.url)).path == "/manage"
+    assert "Waiting for a manager" in landed.text  # the console's approval queue
+    assert [r.status_code for r in landed.history] == [302, 302, 303]  # via the provider
+    assert on_console(browser)  # and the session stays
+
+
+@pytest.mark.parametrize(
+    ("claims", "words"),
+    [
+        (person(DRIVER), f"Single sign-on is for managers; the account {DRIVER} is not one."),
+        (person(STRANGER), f"No PowerPermit account has the login {STRANGER}."),
+        (person(GONE), f"The account {GONE} is disabled."),
+        (person(IDLE), f"The account {IDLE} manages no site yet."),
+        (person(MANAGER, verified=False), "did not confirm an email address"),
+        ({"sub": "idp-nomail"}, "did not confirm an email address"),
+    ],
+    ids=["driver", "unknown", "disabled", "no-site", "unverified-email", "no-email"],
+)
+def test_anyone_but_an_active_manager_is_refused_without_a_session(
+    browser: httpx.Client, provider: Provider, claims: dict[str, Any], words: str
+) -> None:
+    provider.identity = claims
+    refused = browser.get("/sso/login")
+    assert refused.status_code == 403
+    assert "Single sign-on refused" in refused.text and words in refused.text
+    assert not on_console(browser)
+
+
+def test_an_oauth_clients_service_account_is_refused(
+    server: Server, browser: httpx.Client, provider: Provider
+) -> None:
+    """A manager of its site, but no person: nobody signs in as it, not even through SSO."""
+    provider.identity = person(server.service_login)
+    refused = browser.get("/sso/login")
+    assert refused.status_code == 403 and "is disabled" in refused.text
+    assert not on_console(browser)
+
+
+@pytest.mark.parametrize("spoil", ["signature", "nonce", "audience", "issuer", "expired"])
+def test_an_id_token_that_does_not_verify_is_refused(
+    browser: httpx.Client, provider: Provider, spoil: str
+) -> None:
+    provider.identity, provider.spoil = person(MANAGER), spoil
+    refused = browser.get("/sso/login")
+    assert provider.spoil is None  # the spoiled token was issued and presented
+    assert refused.status_code == 403 and UNVERIFIED in refused.text
+    assert not on_console(browser)
+
+
+def callback_of_a_flow(client: httpx.Client) -> str:
+    """Start a flow in `client` and stop at the provider's redirect back: the callback URL
+    with its code and state, not yet visited."""
+    to_provider = client.get("/sso/login", follow_redirects=False)
+    assert to_provider.status_code == 302
+    back = httpx.get(to_provider.headers["location"], follow_redirects=False)
+    assert back.status_code == 302
+    return str(back.headers["location"])
+
+
+def test_a_callback_from_another_browsers_flow_is_refused(
+    server: Server, browser: httpx.Client, provider: Provider
+) -> None:
+    """Login CSRF: an attacker starts a flow as themselves and gets the victim's browser to
+    open the callback; the victim's session holds no such state, so nothing happens."""
+    provider.identity = person(MANAGER)
+    with httpx.Client(base_url=server.url, timeout=15) as attacker:
+        callback = callback_of_a_flow(attacker)
+    redeemed = provider.redeemed
+    refused = browser.get(callback)
+    assert refused.status_code == 403 and UNVERIFIED in refused.text
+    assert provider.redeemed == redeemed  # the code was never even exchanged
+    assert not on_console(browser)
+
+
+def test_a_changed_or_replayed_state_is_refused(browser: httpx.Client, provider: Provider) -> None:
+    provider.identity = person(MANAGER)
+    callback = callback_of_a_flow(browser)
+    parts = urlsplit(callback)
+    query = parse_qs(parts.query)
+    changed = f"{parts.path}?code={query['code'][0]}&state={query['state'][0]}x"
+    assert browser.get(changed).status_code == 403
+    assert not on_console(browser)
+    # The flow's own callback works once; the same callback again is refused.
+    assert browser.get(callback).status_code == 200 and on_console(browser)
+    replayed = browser.get(callback)
+    assert replayed.status_code == 403 and UNVERIFIED in replayed.text
+
+
+def test_the_sign_in_page_offers_single_sign_on_when_configured(browser: httpx.Client) -> None:
+    assert BUTTON in browser.get("/sign-in").text
+
+
+def test_a_refusal_speaks_the_browsers_language(browser: httpx.Client, provider: Provider) -> None:
+    provider.identity = person(STRANGER)
+    refused = browser.get("/sso/login", headers={"Accept-Language": "ja,en;q=0.5"})
+    assert refused.status_code == 403
+    assert f"ログイン名 {STRANGER} のPowerPermitアカウントはありません。" in refused.text
+
+
+def test_single_sign_on_is_off_by_default(plain_server: str) -> None:
+    with httpx.Client(base_url=plain_server, timeout=15) as client:
+        assert client.get("/sso/login").status_code == 404
+        assert client.get("/sso/callback?code=x&state=y").status_code == 404
+        page = client.get("/sign-in")
+        assert page.status_code == 200 and "Sign in" in page.text and BUTTON not in page.text
