@@ -24,6 +24,7 @@ from app.schema.errors import (
 )
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import Device, Me, Permit, Reason, SitePolicy, UsageRequest
+from app.schema.webhooks import WebhookMutations
 from app.services import (
     accounts,
     chargers,
@@ -192,7 +193,7 @@ async def _decide(
 
 
 @strawberry.type
-class Mutation:
+class Mutation(WebhookMutations):
     """Anyone signed in may call these; what they may do is the services' decision, and a
     refusal comes back as a typed `NotAllowed` rather than a bare error."""
 

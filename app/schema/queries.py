@@ -9,6 +9,7 @@ from strawberry.types import Info
 from app.schema.context import Context
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import Device, Me, RequestStatus, UsageRequest
+from app.schema.webhooks import WebhookQueries
 from app.services import devices, permit_keys, permits, queries
 from app.services.errors import NotFound as NotFoundError
 from device.protocol.keys import b64url, key_id
@@ -67,7 +68,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQueries):
     @strawberry.field(description="The signed-in person, or null.")
     def me(self, info: Info[Context, None]) -> Me | None:
         user = info.context.user

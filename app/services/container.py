@@ -15,6 +15,7 @@ from app.services.outbox import OutboxRelay
 from app.services.rate_limits import RateLimiter
 from app.services.signer import PermitSigner
 from app.services.token_cache import TokenCache
+from app.services.webhook_delivery import WebhookWorker
 from app.services.withdrawals import Withdrawals
 from app.settings import Settings
 from app.store.database import Database, is_sqlite
@@ -35,6 +36,8 @@ class Services:
     relay: OutboxRelay | None = None  # None: nothing marks or relays outbox rows (tests)
     limits: RateLimiter = field(default_factory=RateLimiter)  # this process's buckets
     withdrawals: Withdrawals = field(default_factory=Withdrawals)  # what access ended (poller)
+    webhooks: WebhookWorker | None = None  # None: no webhook is sent (tests drive their own)
+    webhook_allow_private: bool = False  # Settings.webhook_allow_private (webhook_urls.py)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -45,9 +48,14 @@ class Services:
             await self.bus.start()
         relay = asyncio.create_task(self.relay.run()) if self.relay is not None else None
         withdrawals = asyncio.create_task(self.withdrawals.run(self.db, self.tokens, self.clock))
+        webhooks = asyncio.create_task(self.webhooks.run(self)) if self.webhooks else None
         try:
             yield
         finally:
+            if webhooks is not None:
+                webhooks.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await webhooks
             withdrawals.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await withdrawals
@@ -85,4 +93,12 @@ def build_services(settings: Settings) -> Services:
     db = Database(settings.database_url)
     bus = build_bus(settings, db)
     relay = OutboxRelay(db, bus, die_before_publish=settings.die_before_publish)
-    return Services(db=db, signer=signer, bus=bus, relay=relay)
+    allow_private = settings.webhook_allow_private
+    return Services(
+        db=db,
+        signer=signer,
+        bus=bus,
+        relay=relay,
+        webhooks=WebhookWorker(allow_private),
+        webhook_allow_private=allow_private,
+    )

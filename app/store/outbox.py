@@ -148,10 +148,23 @@ def last_seq(conn: Connection) -> int:
 
 
 def prune(conn: Connection, published_before_ms: int, limit: int) -> int:
-    """Drop published rows older than the retention, a bounded batch per transaction."""
+    """Drop published rows older than the retention, a bounded batch per transaction; never
+    one the webhook dispatcher has not read yet (app/services/webhook_delivery.py): its
+    deliveries are made from these rows, however long it was stopped."""
+    read_by_webhooks = sa.or_(
+        ~sa.exists().where(t.webhook_cursor.c.name == "outbox"),
+        _outbox.c.seq
+        <= sa.select(t.webhook_cursor.c.seq)
+        .where(t.webhook_cursor.c.name == "outbox")
+        .scalar_subquery(),
+    )
     doomed = (
         sa.select(_outbox.c.seq)
-        .where(_outbox.c.published_ms.is_not(None), _outbox.c.created_ms < published_before_ms)
+        .where(
+            _outbox.c.published_ms.is_not(None),
+            _outbox.c.created_ms < published_before_ms,
+            read_by_webhooks,
+        )
         .order_by(_outbox.c.seq)
         .limit(limit)
         .scalar_subquery()
