@@ -7,6 +7,7 @@ the provider's /authorize → /sso/callback → /manage, as a browser would go.
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ MANAGER = "mia@example.org"  # manages the demo site
 DRIVER = "udo@example.org"
 IDLE = "ida@example.org"  # a manager of no site
 GONE = "gus@example.org"  # a manager of the demo site, disabled
+MAX = "max@example.org"  # a manager of the demo site, disabled while signed in
 STRANGER = "eve@example.org"  # no account at all
 BUTTON = "Sign in with single sign-on"
 UNVERIFIED = "The sign-in could not be verified."
@@ -43,6 +45,7 @@ def provider() -> Iterator[Provider]:
 class Server:
     url: str
     service_login: str  # an OAuth2 client's service account: a manager without a password
+    env: dict[str, str]  # for the command line on its store
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +59,17 @@ def server(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Iter
         "POWERPERMIT_OIDC_CLIENT_SECRET": provider.client_secret,
     }
     site = prepare(data_dir, env)["site"]["id"]
-    for login, role in ((MANAGER, "manager"), (DRIVER, "driver"), (IDLE, "manager")):
+    for login, role in (
+        (MANAGER, "manager"),
+        (MAX, "manager"),
+        (DRIVER, "driver"),
+        (IDLE, "manager"),
+    ):
         cli(env, "user", "create", "--login", login, "--name", login, "--role", role, *PASSWORD)
     cli(env, "user", "create", "--login", GONE, "--name", "Gus", "--role", "manager", *PASSWORD)
     cli(env, "user", "grant", MANAGER, "--site", site)
     cli(env, "user", "grant", GONE, "--site", site)
+    cli(env, "user", "grant", MAX, "--site", site)
     cli(env, "user", "disable", GONE)
     made = cli(
         env,
@@ -78,7 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Iter
     process = ServerProcess(data_dir, port, data_dir / "server.log", env=env)
     process.start()
     try:
-        yield Server(process.url(""), f"client:{client_id}")
+        yield Server(process.url(""), f"client:{client_id}", env)
     finally:
         process.stop()
 
@@ -137,6 +146,20 @@ def test_a_managers_identity_signs_in_and_lands_on_the_console(
     assert "Waiting for a manager" in landed.text  # the console's approval queue
     assert [r.status_code for r in landed.history] == [302, 302, 303]  # via the provider
     assert on_console(browser)  # and the session stays
+
+
+def test_disabling_the_account_ends_its_sso_session(
+    server: Server, browser: httpx.Client, provider: Provider
+) -> None:
+    provider.identity = person(MAX)
+    assert browser.get("/sso/login").status_code == 200 and on_console(browser)
+    cli(server.env, "user", "disable", MAX)
+    # The server forgets the session's cached token within a second (withdrawals' poller).
+    deadline = time.monotonic() + 5
+    while on_console(browser) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not on_console(browser)
+    assert browser.get("/sso/login").status_code == 403  # and it cannot come back
 
 
 @pytest.mark.parametrize(
