@@ -28,7 +28,8 @@ log = logging.getLogger("powerpermit")
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     services = services or build_services(settings or Settings.from_env())
-    graphql = GraphQLEndpoint(services)
+    # POWERPERMIT_ENV=production: no introspection, no GraphiQL (tests pass no settings).
+    graphql = GraphQLEndpoint(services, production=settings is not None and settings.production)
     pages = pages_app(services, settings.data_dir if settings else None)
     # Managers' single sign-on: routes and the sign-in page's button only when configured.
     sso_config = SsoConfig.from_settings(settings) if settings else None

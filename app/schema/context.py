@@ -18,6 +18,7 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    introspection: bool = True  # False in production (app/schema/introspection.py)
     device_loader: DataLoader[str, Device | None] = field(init=False)
     permit_loader: DataLoader[str, Permit | None] = field(init=False)
 

@@ -7,12 +7,14 @@ dict lookup finds both the document and its validation errors. Bounded in entrie
 the size of each document, so unique query texts from a public endpoint cannot grow
 memory without limit (three 3.9 MB documents once kept 800 MB alive for good).
 
-Every document is measured (app/schema/limits.py) before it is validated or cached.
+Every document is measured (app/schema/limits.py) before it is validated or cached. Its
+verdict is kept per rule set: a development and a production app in one process (tests)
+validate the same text with and without introspection, and never share a verdict.
 """
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import (
     DocumentNode,
@@ -27,6 +29,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from app.schema.introspection import NoIntrospection
 from app.schema.limits import check_cost, parse_bounded
 
 # Everyday operations are a few hundred characters, GraphiQL's introspection 1.6 KB. A
@@ -39,7 +42,8 @@ CACHED_CHARS_BUDGET = 128 * 1024
 @dataclass
 class _Known:
     document: DocumentNode
-    errors: list[GraphQLError] | None = None  # None until validated once
+    # Validation errors by whether introspection was allowed; absent until validated once.
+    errors: dict[bool, list[GraphQLError]] = field(default_factory=dict)
 
 
 class Documents:
@@ -83,10 +87,14 @@ class DocumentCache(SchemaExtension):
         self.documents = documents
         self.extra_rules = extra_rules
         self._known: _Known | None = None
+        self._introspection = True
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        context.validation_rules = context.validation_rules + self.extra_rules
+        # The app's mode rides on the request's context (GraphQLEndpoint sets it).
+        self._introspection = getattr(context.context, "introspection", True)
+        rules = self.extra_rules if self._introspection else (*self.extra_rules, NoIntrospection)
+        context.validation_rules = context.validation_rules + rules
         yield
 
     def on_parse(self) -> Iterator[None]:
@@ -104,11 +112,12 @@ class DocumentCache(SchemaExtension):
         context = self.execution_context
         known = self._known
         if known is not None and context.graphql_document is known.document:
-            if known.errors is None:
-                known.errors = validate_document(
+            errors = known.errors.get(self._introspection)
+            if errors is None:
+                errors = known.errors[self._introspection] = validate_document(
                     context.schema._schema, known.document, context.validation_rules
                 )
-            context.pre_execution_errors = known.errors
+            context.pre_execution_errors = errors
         yield
 
     def _measured(self, query: str) -> _Known:
@@ -134,4 +143,4 @@ class DocumentCache(SchemaExtension):
             variable_definitions=(),
             directives=(),
         )
-        return _Known(DocumentNode(definitions=(placeholder,)), [error])
+        return _Known(DocumentNode(definitions=(placeholder,)), {True: [error], False: [error]})

@@ -26,13 +26,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     # One JSON encoding per shared subscription result, not per subscriber (ws_handler.py).
     graphql_transport_ws_handler_class = SplicingHandler
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, production: bool = False) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            # Production: no GraphiQL; a browser's GET /graphql is a 404, not the IDE.
+            graphql_ide=None if production else "graphiql",
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         )
         self.services = services
+        self.production = production
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Bodies over MAX_BODY_BYTES are refused as soon as they are known to be: from
@@ -67,7 +69,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if isinstance(request, Request):
             token = token_from_header(request.headers.get("authorization"))
             user = await authenticate(self.services, token)
-        return Context(services=self.services, user=user, request=request, response=response)
+        return Context(
+            services=self.services,
+            user=user,
+            request=request,
+            response=response,
+            introspection=not self.production,
+        )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
