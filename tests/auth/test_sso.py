@@ -5,8 +5,9 @@ The browser is an httpx client with a cookie jar that follows redirects: /sso/lo
 the provider's /authorize → /sso/callback → /manage, as a browser would go.
 """
 
+import contextlib
+import io
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from app.cli import main
 from tests.auth.oidc_provider import Provider, Running
-from tests.http.live import ROOT, ServerProcess, free_port, powerpermit, prepare, server_env
+from tests.http.live import ServerProcess, free_port, prepare, server_env
 
 MANAGER = "mia@example.org"  # manages the demo site
 DRIVER = "udo@example.org"
@@ -107,17 +109,15 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        powerpermit(*args),
-        cwd=ROOT,
-        env=env,
-        input="correct horse battery\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    """`powerpermit ARGS` on the server's store, in this process (a child process per call
+    cost ~3 s of start-up each); a password, when asked, from stdin."""
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        for name in ("POWERPERMIT_DATA_DIR", "DATABASE_URL"):
+            patch.setenv(name, env[name])
+        patch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+        assert main(list(args)) == 0
+    return printed.getvalue()
 
 
 @pytest.fixture
