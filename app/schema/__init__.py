@@ -12,6 +12,7 @@ from app.schema.document_cache import DocumentCache, Documents
 from app.schema.limits import OneLoginPerRequest
 from app.schema.mask_errors import MaskErrorsCheaply
 from app.schema.mutations import Mutation
+from app.schema.permissions import require_scopes
 from app.schema.queries import Query
 from app.schema.rate_limits import RateLimits
 from app.schema.scalars import AwareDateTime
@@ -41,6 +42,8 @@ class Schema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
+# Every root field, whoever adds it, checks an access token's scopes (operation_scopes.py).
+require_scopes(Query, Mutation, Subscription)
 schema = Schema(
     query=Query,
     mutation=Mutation,
