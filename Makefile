@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/request_usage.py
 	$(BIN)/python bench/cost_breakdown.py
 	$(BIN)/python bench/abuse.py
+	$(BIN)/python bench/rate_limit_abuse.py
 	$(BIN)/python bench/link_abuse.py
 	$(BIN)/python bench/data_scale.py
 	$(BIN)/python bench/sweep_backlog.py
