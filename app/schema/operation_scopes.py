@@ -31,6 +31,9 @@ OPERATION_SCOPES: dict[str, Requirement] = {
     # Signed lists a phone carries to a device: reading them is reading the site's state.
     "revocationList": scopes.REQUESTS_READ,
     "trustList": scopes.REQUESTS_READ,
+    # Webhooks carry a site's request events to an integrator: reading by another road,
+    # so the scope that reads requests; the site's managers only, as the service checks.
+    "webhooks": scopes.REQUESTS_READ,
     # Mutations
     "login": Open.ANYONE,  # trades a password for a token: holding a token adds nothing
     "requestUsage": scopes.REQUESTS_WRITE,
@@ -46,6 +49,8 @@ OPERATION_SCOPES: dict[str, Requirement] = {
     "submitReceipts": scopes.RECEIPTS_WRITE,
     # A device's signed word riding home like a receipt, not a decision of the caller's.
     "confirmRevocations": scopes.RECEIPTS_WRITE,
+    "createWebhook": scopes.REQUESTS_READ,
+    "deleteWebhook": scopes.REQUESTS_READ,
     # Changes the person's own account (the pages' language), not the API's data.
     "setMyLanguage": Open.FIRST_PARTY,
     # Subscriptions
