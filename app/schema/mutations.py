@@ -1,5 +1,6 @@
 """Mutations: parse the input, call one service, map the result or its typed failure."""
 
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import Enum
@@ -23,7 +24,16 @@ from app.schema.errors import (
     attempt,
 )
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Device, Me, Permit, Reason, SitePolicy, UsageRequest
+from app.schema.rate_limits import address_of
+from app.schema.types import (
+    Device,
+    Me,
+    Permit,
+    Reason,
+    SitePolicy,
+    TooManyAttempts,
+    UsageRequest,
+)
 from app.schema.webhooks import WebhookMutations
 from app.services import (
     accounts,
@@ -35,6 +45,7 @@ from app.services import (
     receipts,
     usage,
 )
+from app.services.errors import RateLimited
 from device.protocol.keys import b64url
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
@@ -125,7 +136,7 @@ class LoginFailed:
     message: str
 
 
-LoginResult = Annotated[Session | LoginFailed, strawberry.union("LoginResult")]
+LoginResult = Annotated[Session | LoginFailed | TooManyAttempts, strawberry.union("LoginResult")]
 CollectPermitResult = Annotated[
     UsageRequest | RequestDenied | NotFound | NotAllowed, strawberry.union("CollectPermitResult")
 ]
@@ -199,7 +210,14 @@ class Mutation(WebhookMutations):
 
     @strawberry.mutation(description="Trade a login and password for a bearer token.")
     async def login(self, info: Info[Context, None], login: str, password: str) -> LoginResult:
-        signed_in = await accounts.login(info.context.services, login, password)
+        address = address_of(info.context)
+        try:
+            signed_in = await accounts.login(info.context.services, login, password, address)
+        except RateLimited as refused:
+            wait = math.ceil(refused.retry_after)
+            if info.context.response is not None:
+                info.context.response.headers["Retry-After"] = str(wait)
+            return TooManyAttempts(message=str(refused), retry_after_seconds=wait)
         if signed_in is None:
             return LoginFailed(message="Unknown login or wrong password.")
         user, token = signed_in

@@ -268,3 +268,12 @@ class Me:
             display_name=user.display_name,
             role=user.role.value,
         )
+
+
+@strawberry.type(
+    description="Too many failed sign-ins for this login or from this address: no password "
+    "was checked. Try again after `retryAfterSeconds` (also the HTTP Retry-After header)."
+)
+class TooManyAttempts:
+    message: str
+    retry_after_seconds: int

@@ -72,14 +72,22 @@ def token_from_header(value: str | None) -> str | None:
     return credentials.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def login(services: Services, login_name: str, password: str) -> tuple[User, str] | None:
-    """Check a password and hand out a fresh bearer token."""
-    found = await services.db.read(lambda conn: Users(conn).by_login(login_name))
-    user, password_hash = found if found is not None else (None, None)
-    matches = await asyncio.get_running_loop().run_in_executor(
-        _password_checks, _verify, password_hash, password
-    )
-    if user is None or password_hash is None or not matches:
+async def login(
+    services: Services, login_name: str, password: str, address: str | None = None
+) -> tuple[User, str] | None:
+    """Check a password and hand out a fresh bearer token. Raises RateLimited, before any
+    password is checked, while the login or the `address` (the client's) is backed off or
+    locked after failed attempts (app/services/login_guard.py)."""
+    async with services.login_guard.attempt(
+        services.db, login_name, address, services.clock()
+    ) as attempt:
+        found = await services.db.read(lambda conn: Users(conn).by_login(login_name))
+        user, password_hash = found if found is not None else (None, None)
+        matches = await asyncio.get_running_loop().run_in_executor(
+            _password_checks, _verify, password_hash, password
+        )
+        attempt.succeeded = user is not None and password_hash is not None and matches
+    if user is None or password_hash is None or not attempt.succeeded:
         return None
     token, user_id, now = new_token(), user.id, services.clock()
     upgraded = None

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from app.observability.metrics import Metrics
 from app.services.bus_cross_process import CrossProcessBus
 from app.services.events import EventBus, InProcessBus
+from app.services.login_guard import LoginGuard
 from app.services.outbox import OutboxRelay
 from app.services.rate_limits import RateLimiter
 from app.services.signer import PermitSigner
@@ -36,6 +37,7 @@ class Services:
     relay: OutboxRelay | None = None  # None: nothing marks or relays outbox rows (tests)
     limits: RateLimiter = field(default_factory=RateLimiter)  # this process's buckets
     withdrawals: Withdrawals = field(default_factory=Withdrawals)  # what access ended (poller)
+    login_guard: LoginGuard = field(default_factory=LoginGuard)  # failed sign-ins back off
     webhooks: WebhookWorker | None = None  # None: no webhook is sent (tests drive their own)
     webhook_allow_private: bool = False  # Settings.webhook_allow_private (webhook_urls.py)
 

@@ -383,3 +383,15 @@ webhook_cursor = sa.Table(
     sa.Column("name", sa.String(16), primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
 )
+
+
+# Failed sign-ins (app/store/login_failures.py, migration 0012): per key, a login ("login:"
+# and a hash of it, whether or not it exists) or an address ("address:" and the address).
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    # Milliseconds since the epoch: the first back-off steps are a second or two long
+    sa.Column("last_failure_ms", sa.BigInteger, nullable=False, index=True),
+)

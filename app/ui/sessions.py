@@ -20,9 +20,12 @@ from app.ui import language
 IDLE_LIMIT = timedelta(minutes=30)
 
 
-async def sign_in(services: Services, login_name: str, password: str) -> User | None:
-    """None for a wrong password and for an unknown login alike."""
-    found = await login(services, login_name, password)
+async def sign_in(
+    services: Services, login_name: str, password: str, address: str | None = None
+) -> User | None:
+    """None for a wrong password and for an unknown login alike. Raises RateLimited while
+    the login or the browser's `address` is backed off after failed sign-ins."""
+    found = await login(services, login_name, password, address)
     if found is None:
         return None
     user, token = found

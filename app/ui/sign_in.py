@@ -8,6 +8,7 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from app.services.errors import RateLimited
 from app.ui import i18n, language, sessions, sso
 from app.ui.i18n import N_, _
 from app.ui.scope import services_of
@@ -16,6 +17,7 @@ from app.ui.scope import services_of
 APPS = ("/manage", "/app")
 HOME = "/app"
 WRONG = N_("Wrong login or password.")  # the same words whether or not the login exists
+TOO_MANY = N_("Too many sign-in attempts. Try again in a moment.")  # for any login too
 # A path and query of plain URL characters: no backslash, no space, no control character.
 PLAIN = re.compile(r"[A-Za-z0-9/_.~%?&=+,:;@!*'()$-]*")
 
@@ -64,6 +66,7 @@ async def page(request: Request, next: str = HOME) -> RedirectResponse | None:
     if await sessions.signed_in(services) is not None:
         return RedirectResponse(going_to, status_code=303)
     ui.page_title(_("Sign in") + " · PowerPermit")
+    address = request.client.host if request.client else None  # failed sign-ins back off
 
     async def submit() -> None:
         if not login.value or not password.value:
@@ -71,7 +74,11 @@ async def page(request: Request, next: str = HOME) -> RedirectResponse | None:
             return
         button.disable()
         try:
-            user = await sessions.sign_in(services, login.value.strip(), password.value)
+            user = await sessions.sign_in(services, login.value.strip(), password.value, address)
+        except RateLimited:
+            password.set_value("")
+            error.set_text(_(TOO_MANY))
+            return
         finally:
             button.enable()
         if user is None:
