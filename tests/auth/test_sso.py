@@ -16,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from app.cli import main
 from tests.auth.oidc_provider import Provider, Running
+from tests.e2e.browser import CHROMIUM, FLAGS, Guard, require_chromium
 from tests.http.live import ServerProcess, free_port, prepare, server_env
 
 MANAGER = "mia@example.org"  # manages the demo site
@@ -261,3 +263,23 @@ def test_single_sign_on_is_off_by_default(plain_server: str) -> None:
         assert client.get("/sso/callback?code=x&state=y").status_code == 404
         page = client.get("/sign-in")
         assert page.status_code == 200 and "Sign in" in page.text and BUTTON not in page.text
+
+
+def test_a_manager_clicks_single_sign_on_in_a_real_browser(
+    server: Server, provider: Provider
+) -> None:
+    """The button itself, in Chromium: sign-in page → provider → the console, signed in."""
+    require_chromium()
+    provider.identity = person(MANAGER)
+    guard = Guard({server.url, provider.issuer})
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = guard.watch(chromium.new_context()).new_page()
+            page.goto(f"{server.url}/sign-in?next=/manage")
+            page.get_by_text(BUTTON).click()
+            page.wait_for_url(f"{server.url}/manage", timeout=15_000)
+            expect(page.get_by_text("Waiting for a manager: 0")).to_be_visible(timeout=15_000)
+        finally:
+            chromium.close()
+    assert guard.blocked == []
