@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +19,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from app.auth.sso import SsoConfig, SsoConfigError
 from app.cli import main
+from app.settings import Settings
 from tests.auth.oidc_provider import Provider, Running
 from tests.e2e.browser import CHROMIUM, FLAGS, Guard, require_chromium
 from tests.http.live import ServerProcess, free_port, prepare, server_env
@@ -283,3 +286,40 @@ def test_a_manager_clicks_single_sign_on_in_a_real_browser(
         finally:
             chromium.close()
     assert guard.blocked == []
+
+
+def settings(**oidc: str) -> Settings:
+    return Settings(Path("var"), "sqlite://", public_url="https://permits.example.org", **oidc)
+
+
+def test_the_redirect_uri_is_the_public_url_and_the_callback() -> None:
+    config = SsoConfig.from_settings(
+        settings(
+            oidc_issuer="https://idp.example.org/realms/ops/",
+            oidc_client_id="pp",
+            oidc_client_secret="s",
+        )
+    )
+    assert config is not None
+    assert config.redirect_uri == "https://permits.example.org/sso/callback"
+    assert config.issuer == "https://idp.example.org/realms/ops"
+    assert SsoConfig.from_settings(settings()) is None  # off without an issuer
+
+
+@pytest.mark.parametrize(
+    "oidc",
+    [
+        {"oidc_issuer": "https://idp.example.org"},  # no client id or secret
+        {"oidc_issuer": "https://idp.example.org", "oidc_client_id": "pp"},  # no secret
+        # Keys fetched over plain HTTP could be anyone's: only a loopback provider may use it.
+        {
+            "oidc_issuer": "http://idp.example.org",
+            "oidc_client_id": "pp",
+            "oidc_client_secret": "s",
+        },
+    ],
+    ids=["no-client", "no-secret", "plain-http"],
+)
+def test_a_configuration_that_cannot_work_is_refused(oidc: dict[str, str]) -> None:
+    with pytest.raises(SsoConfigError):
+        SsoConfig.from_settings(settings(**oidc))
