@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from app.auth.routes import build_access_tokens, oauth_routes, with_oauth
+from app.auth.server import OAuthServer
 from app.auth.sso import SsoConfig
 from app.observability.request_ids import RequestIdMiddleware
 from app.observability.routes import operator_routes
@@ -29,7 +31,12 @@ log = logging.getLogger("powerpermit")
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     services = services or build_services(settings or Settings.from_env())
     # POWERPERMIT_ENV=production: no introspection, no GraphiQL (tests pass no settings).
-    graphql = GraphQLEndpoint(services, production=settings is not None and settings.production)
+    # OAuth2 (app/auth): access tokens signed with their own key set, verified on /graphql.
+    access_tokens = build_access_tokens(settings)
+    oauth = OAuthServer(services, access_tokens)
+    graphql = GraphQLEndpoint(
+        services, access_tokens, production=settings is not None and settings.production
+    )
     pages = pages_app(services, settings.data_dir if settings else None)
     # Managers' single sign-on: routes and the sign-in page's button only when configured.
     sso_config = SsoConfig.from_settings(settings) if settings else None
@@ -72,10 +79,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *operator_routes(services),  # /readyz, /metrics
             Mount(graphiql.ASSETS_PATH, graphiql.assets()),  # /graphql's page, offline too
             Route("/", home),
+            *oauth_routes(oauth),  # /oauth/*, /.well-known/oauth-*
             *sso_routes,  # /sso/login, /sso/callback
             # NiceGUI's pages (/manage, /app, /sign-in) and assets: after every route above,
             # so it never shadows /graphql (see DESIGN.md on mounting).
-            Mount("/", sso.offering(pages) if sso_config else pages),
+            Mount("/", with_oauth(sso.offering(pages) if sso_config else pages, oauth)),
         ],
         lifespan=lifespan,
         middleware=[Middleware(RequestIdMiddleware)],  # X-Request-ID, one access log line

@@ -13,12 +13,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
+from app.auth.access_tokens import AccessTokens, RefusedToken
+from app.auth.bearer import authenticate_bearer
 from app.observability.graphql import with_request_id
 from app.schema import graphiql, schema
 from app.schema.context import Context
 from app.schema.limits import MAX_BODY_BYTES
 from app.schema.ws_handler import SplicingHandler
-from app.services.accounts import authenticate, token_from_header
+from app.services.accounts import token_from_header
 from app.services.container import Services
 
 
@@ -26,7 +28,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     # One JSON encoding per shared subscription result, not per subscriber (ws_handler.py).
     graphql_transport_ws_handler_class = SplicingHandler
 
-    def __init__(self, services: Services, *, production: bool = False) -> None:
+    def __init__(
+        self, services: Services, access_tokens: AccessTokens, *, production: bool = False
+    ) -> None:
         super().__init__(
             schema,
             # Production: no GraphiQL; a browser's GET /graphql is a 404, not the IDE.
@@ -35,6 +39,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
         self.services = services
         self.production = production
+        self.access_tokens = access_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Bodies over MAX_BODY_BYTES are refused as soon as they are known to be: from
@@ -47,6 +52,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         # Length first: int() refuses strings of over 4,300 digits with a ValueError.
         if declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
             await _body_too_large()(scope, receive, send)
+            return
+        token = token_from_header(Headers(scope=scope).get("authorization"))
+        try:
+            scope[USER_KEY] = await authenticate_bearer(self.services, self.access_tokens, token)
+        except RefusedToken:
+            await _invalid_token()(scope, receive, send)
             return
         try:
             await super().__call__(scope, _bounded_body(receive), send)
@@ -65,10 +76,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return graphiql.page(request)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        user = None
-        if isinstance(request, Request):
-            token = token_from_header(request.headers.get("authorization"))
-            user = await authenticate(self.services, token)
+        # Who asks over HTTP was settled in __call__ (a refused access token never gets here).
+        user = request.scope.get(USER_KEY) if isinstance(request, Request) else None
         return Context(
             services=self.services,
             user=user,
@@ -102,7 +111,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> None:
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
-        user = await authenticate(self.services, token_from_header(str(header or "")))
+        try:
+            token = token_from_header(str(header or ""))
+            user = await authenticate_bearer(self.services, self.access_tokens, token)
+        except RefusedToken:
+            user = None
         if user is None:
             raise ConnectionRejectionError({"reason": "a valid bearer token is required"})
         context.user = user
@@ -163,6 +176,18 @@ def _body_too_large() -> Response:
     return JSONResponse(body, status_code=413, headers={"Connection": "close"})
 
 
+def _invalid_token() -> Response:
+    """RFC 6750 §3.1: an access token that is expired, revoked, forged or not for this API
+    is told so, rather than served as anonymous (the client then knows to get a new one)."""
+    error = {"message": "The access token is not valid.", "extensions": {"code": "INVALID_TOKEN"}}
+    return JSONResponse(
+        with_request_id({"errors": [error]}),
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+USER_KEY = "powerpermit.user"  # the ASGI scope's key for who asks, once authenticated
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 WANTS_HEADER = "x-powerpermit-wants-graphql-response"
 

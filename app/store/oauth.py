@@ -10,7 +10,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.domain.model import User
 from app.store import tables as t
+from app.store.repositories import user_from_row
 
 _clients = t.oauth_clients
 _codes = t.oauth_authorization_codes
@@ -198,3 +200,10 @@ def revoke_family(conn: Connection, family_id: str, now: datetime) -> None:
         .where((_refresh.c.family_id == family_id) & _refresh.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def active_user(conn: Connection, user_id: str) -> User | None:
+    """The user an access token names, unless removed or disabled."""
+    where = (t.users.c.id == user_id) & t.users.c.disabled_at.is_(None)
+    row = conn.execute(sa.select(t.users).where(where)).mappings().first()
+    return user_from_row(row) if row else None
