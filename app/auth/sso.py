@@ -42,6 +42,20 @@ CALLBACK_PATH = "/sso/callback"
 SCOPE = "openid email"
 LEEWAY_S = 60  # clock skew allowed between the provider and this server
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# The id_token algorithms accepted, whatever the provider's metadata offers: signatures by
+# the provider's published keys only (never "none", never a MAC keyed with our secret).
+SIGNATURE_ALGS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 TOKEN_NAME = "sso"  # how the session's bearer token is named in api_tokens
 
 
@@ -155,6 +169,11 @@ class SingleSignOn:
         if metadata.get("issuer", "").rstrip("/") != self.config.issuer:
             self.provider.server_metadata.clear()  # fetched again next time
             raise SsoRefused(Refusal.PROVIDER, f"discovery names issuer {metadata.get('issuer')!r}")
+        # authlib takes the algorithms from here (RS256 when absent).
+        offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        metadata["id_token_signing_alg_values_supported"] = [
+            alg for alg in offered if alg in SIGNATURE_ALGS
+        ] or ["RS256"]
 
     def _claims_options(self) -> dict[str, Any]:
         # authlib checks `iss` against the metadata and `aud` only through `azp`: both are

@@ -5,6 +5,8 @@ real provider does with the rest: the code is bound to the client, redirect URI,
 challenge and nonce it was asked with, redeemed once, and only with the client's secret and
 the matching code_verifier; the id_token is signed RS256 with a key from its JWKS.
 `spoil` makes the next id_token wrong in one way, as a broken or hostile provider would.
+Its metadata also offers the algorithm "none", as a careless provider's might: authlib
+takes the algorithms from there, so the relying party must not.
 """
 
 import base64
@@ -44,7 +46,8 @@ class Provider:
     client_secret: str
     port: int = field(default_factory=free_port)
     identity: dict[str, Any] = field(default_factory=dict)  # claims of who is signed in
-    spoil: str | None = None  # signature | nonce | audience | issuer | expired (next token)
+    # signature | unsigned | nonce | audience | issuer | expired: the next id_token only
+    spoil: str | None = None
     redeemed: int = 0  # codes exchanged at /token
     key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, {"kid": "k1"}))
     grants: dict[str, Grant] = field(default_factory=dict)
@@ -72,7 +75,7 @@ class Provider:
                 "jwks_uri": f"{self.issuer}/jwks",
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"],
+                "id_token_signing_alg_values_supported": ["RS256", "none"],
                 "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic"],
             }
@@ -145,6 +148,9 @@ class Provider:
         elif spoil == "expired":
             claims["iat"], claims["exp"] = now - 3600, now - 1800
         token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
+        if spoil == "unsigned":  # alg "none": anyone could have written it
+            header = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
+            token = ".".join([header, token.split(".")[1], ""])
         if spoil == "signature":  # same header and signature, a claim changed underneath
             header, _payload, signature = token.split(".")
             forged = jwt.encode({"alg": "RS256", "kid": "k1"}, {**claims, "sub": "x"}, self.key)

@@ -199,7 +199,9 @@ def test_an_oauth_clients_service_account_is_refused(
     assert not on_console(browser)
 
 
-@pytest.mark.parametrize("spoil", ["signature", "nonce", "audience", "issuer", "expired"])
+@pytest.mark.parametrize(
+    "spoil", ["signature", "unsigned", "nonce", "audience", "issuer", "expired"]
+)
 def test_an_id_token_that_does_not_verify_is_refused(
     browser: httpx.Client, provider: Provider, spoil: str
 ) -> None:
