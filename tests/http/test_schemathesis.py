@@ -14,11 +14,17 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
+from schemathesis import GenerationMode
 
 from tests.http.live import LiveServer, ServerProcess, free_port, prepare
 
-# Examples per operation and principal: ~35 operations, so a few hundred requests each.
-EXAMPLES = {"manager": 20, None: 5}
+# (who, mode, examples per operation): ~25 operations, a few hundred requests per run.
+# Negative mode sends documents the schema must refuse (wrong types, missing arguments).
+RUNS = [
+    ("manager", GenerationMode.POSITIVE, 30),
+    ("manager", GenerationMode.NEGATIVE, 15),
+    (None, GenerationMode.POSITIVE, 6),
+]
 UNHANDLED = "Unexpected error."  # what MaskErrors puts in place of an unhandled exception
 
 
@@ -51,8 +57,12 @@ def unhandled(body: Any) -> list[Any]:
     return [error for error in errors or [] if error.get("message") == UNHANDLED]
 
 
-@pytest.mark.parametrize("who", ["manager", None], ids=["manager", "anonymous"])
-def test_generated_operations_get_no_server_error(server: LiveServer, who: str | None) -> None:
+@pytest.mark.parametrize(
+    ("who", "mode", "examples"), RUNS, ids=["manager", "manager-negative", "anonymous"]
+)
+def test_generated_operations_get_no_server_error(
+    server: LiveServer, who: str | None, mode: GenerationMode, examples: int
+) -> None:
     schema = schemathesis.graphql.from_url(server.graphql_url, timeout=30)
     headers = server.headers(who) if who else {}
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -61,14 +71,14 @@ def test_generated_operations_get_no_server_error(server: LiveServer, who: str |
     for operation in operations:
 
         @hypothesis.settings(
-            max_examples=EXAMPLES[who],
+            max_examples=examples,
             derandomize=True,
             database=None,
             deadline=None,
             phases=[Phase.explicit, Phase.generate, Phase.shrink],
             suppress_health_check=list(HealthCheck),
         )
-        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
         def answered(case: Any) -> None:
             response = case.call(headers=headers, timeout=30)
             # Not schemathesis's not_a_server_error: in GraphQL mode it counts every error
