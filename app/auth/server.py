@@ -281,15 +281,15 @@ class RotatingRefresh(RefreshTokenGrant):  # type: ignore[misc]
     server: OAuthServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        """The token, marked used in the same transaction that found it unused. A used one
-        presented again means it leaked: its whole family is revoked."""
+        """The token if unused. A used one presented again means it leaked: its whole
+        family is revoked."""
         now, token_hash = self.server.now(), sha256(refresh_token)
 
         def work(conn: Connection) -> store.RefreshRow | None:
             row = store.refresh(conn, token_hash)
             if row is None or row.revoked_at is not None or row.expires_at <= now:
                 return None
-            if not store.rotate(conn, token_hash, now):
+            if row.rotated_at is not None:
                 store.revoke_family(conn, row.family_id, now)
                 return None
             return row
@@ -301,7 +301,16 @@ class RotatingRefresh(RefreshTokenGrant):  # type: ignore[misc]
         return self.server.active_user(refresh_token.row.user_id)
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        pass  # authenticate_refresh_token marked it used
+        """Marked used once the request proved sound (a refused scope spends nothing). Two
+        requests racing with one token both got this far: the one that loses treats it as
+        reuse, which also ends the token just issued to the winner."""
+        now, row = self.server.now(), refresh_token.row
+
+        def work(conn: Connection) -> None:
+            if not store.rotate(conn, row.token_hash, now):
+                store.revoke_family(conn, row.family_id, now)
+
+        self.server.write(work)
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]

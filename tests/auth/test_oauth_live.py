@@ -119,7 +119,7 @@ async def test_client_credentials_token_works_on_graphql_with_either_secret_meth
         assert answer.status_code == 200, answer.text
         found = answer.json()["data"]["me"]
         assert found["login"] == f"client:{stack.machine['client_id']}"
-        assert found["role"] == "MANAGER" or found["role"].lower() == "manager"
+        assert found["role"] == "manager"
 
 
 def test_token_answers_are_never_cached_and_errors_follow_rfc_6749(stack: OAuthStack) -> None:
