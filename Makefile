@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/abuse.py
 	$(BIN)/python bench/rate_limit_abuse.py
 	$(BIN)/python bench/link_abuse.py
+	$(BIN)/python bench/login_abuse.py
 	$(BIN)/python bench/data_scale.py
 	$(BIN)/python bench/sweep_backlog.py
 	$(BIN)/python bench/throughput.py
