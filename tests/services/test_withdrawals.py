@@ -95,3 +95,25 @@ async def test_expired_withdrawals_are_dropped_from_memory_and_pruned(
         lambda conn: set(conn.execute(sa.select(t.access_withdrawals.c.subject)).scalars())
     )
     assert subjects == {"jti-long"}
+
+
+async def test_a_row_that_commits_after_a_newer_one_is_still_applied(
+    services: Services, second_process: Services, clock: Clock
+) -> None:
+    """On PostgreSQL a transaction can take its seq, then commit after one that took the
+    next: the poller asks again for the seq it missed."""
+    issued, until = clock() - timedelta(minutes=1), clock() + timedelta(minutes=5)
+
+    async def row(seq: int, jti: str) -> None:
+        insert = t.access_withdrawals.insert().values(
+            seq=seq, kind="token", subject=jti, at=clock(), until=until
+        )
+        await services.db.write(lambda conn: conn.execute(insert))
+
+    await row(1, "jti-1")
+    await row(3, "jti-3")  # seq 2 is taken, not yet committed
+    await second_process.withdrawals.poll(second_process.db, second_process.tokens, clock())
+    assert second_process.withdrawals.refuses("u-bo", None, "jti-3", issued)
+    await row(2, "jti-2")
+    await second_process.withdrawals.poll(second_process.db, second_process.tokens, clock())
+    assert second_process.withdrawals.refuses("u-bo", None, "jti-2", issued)
