@@ -11,7 +11,8 @@ twice, quiet and flooded, for `--seconds`:
   `{ me { id } }` 50 times a second, and one sending `setMyLanguage` 8 times a second
   (under its 10/s limit);
 - the flood (the first driver, from 127.0.0.2): `--flooders` connections sending
-  `setMyLanguage` back to back; past its burst nearly all are refused with 429.
+  `setMyLanguage` back to back; past its burst nearly all are refused with 429;
+- for comparison, the same flood of `{ me { id } }` queries, which are not limited.
 
 Separate source addresses keep the per-address limit out of it (several principals behind
 one address share that one: tests/schema/test_rate_limits.py). The server's CPU is read
@@ -37,7 +38,9 @@ sys.path.insert(0, str(ROOT))
 from bench.request_usage import Connection, Server, cli  # noqa: E402
 
 QUERY = json.dumps({"query": "{ me { id } }"}).encode()
-MUTATION = json.dumps({"query": 'mutation { setMyLanguage(language: "en") { __typename } }'})
+MUTATION = json.dumps(
+    {"query": 'mutation { setMyLanguage(language: "en") { __typename } }'}
+).encode()
 WORKER_QUERIES_PER_S = 50  # paced, so the worker's load is the same quiet and flooded
 WORKER_MUTATIONS_PER_S = 8
 TICKS_PER_S = 100  # /proc's clock ticks (USER_HZ)
@@ -68,11 +71,17 @@ class Run:
 
 
 async def run_once(
-    port: int, pid: int, worker: str, flooder: str | None, flooders: int, seconds: float
+    port: int,
+    pid: int,
+    worker: str,
+    flooder: str | None,
+    flooders: int,
+    seconds: float,
+    flood_body: bytes = MUTATION,
 ) -> Run:
     run = Run()
     deadline = time.perf_counter() + seconds
-    body = MUTATION.encode()
+    body = MUTATION
 
     async def queries(conn: Connection) -> None:
         next_at = time.perf_counter()
@@ -96,7 +105,7 @@ async def run_once(
 
     async def flood(conn: Connection, token: str) -> None:
         while time.perf_counter() < deadline:
-            status, _ = await conn.request("POST", "/graphql", body, token)
+            status, _ = await conn.request("POST", "/graphql", flood_body, token)
             run.flood[status] += 1
 
     conns = [await connect(port, "127.0.0.3") for _ in range(2)]
@@ -142,9 +151,18 @@ async def bench(args: argparse.Namespace, server: Server, tokens: dict[str, str]
     await run_once(port, pid, tokens["user2"], None, 0, args.warmup)
     quiet: list[Run] = []
     flooded: list[Run] = []
+    queried: list[Run] = []
+    kinds = (
+        ("quiet", quiet, None, MUTATION),
+        ("flooded", flooded, tokens["user"], MUTATION),
+        # The same flood of queries, which are not limited: what answering costs, beside.
+        ("queried", queried, tokens["user"], QUERY),
+    )
     for n in range(1, args.rounds + 1):
-        for label, runs, flooder in (("quiet", quiet, None), ("flooded", flooded, tokens["user"])):
-            run = await run_once(port, pid, tokens["user2"], flooder, args.flooders, args.seconds)
+        for label, runs, flooder, flood_body in kinds:
+            run = await run_once(
+                port, pid, tokens["user2"], flooder, args.flooders, args.seconds, flood_body
+            )
             runs.append(run)
             told = ", ".join(f"{status} ×{count}" for status, count in sorted(run.flood.items()))
             print(
@@ -180,6 +198,13 @@ async def bench(args: argparse.Namespace, server: Server, tokens: dict[str, str]
         print(
             f"server CPU per refused request (flooded - quiet, over refusals): "
             f"{extra_cpu / refused_total * 1e6:.0f} µs"
+        )
+    answered_total = sum(run.flood[200] for run in queried)
+    if answered_total:
+        query_cpu = sum(run.cpu for run in queried) - sum(run.cpu for run in quiet)
+        print(
+            f"server CPU per answered `{{ me {{ id }} }}` in the same flood: "
+            f"{query_cpu / answered_total * 1e6:.0f} µs ({answered_total} answered)"
         )
     accepted, refused = limiter_cost()
     print(
