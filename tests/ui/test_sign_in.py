@@ -155,3 +155,18 @@ async def test_a_session_that_ends_on_a_page_signs_in_again_back_to_that_page(
     manager.find("Sign in").click()
     await manager.should_see("Open requests per driver", retries=SLOW)
     assert manager.back_history[-1] == "/manage/policy"
+
+
+async def test_repeated_wrong_passwords_make_the_page_ask_to_wait(
+    person: Person, demo: dict[str, Any]
+) -> None:
+    """Past the free failures even the right password waits, and the page says why."""
+    login = demo["manager"]["login"]
+    for _ in range(5):
+        user = person()
+        await try_sign_in(user, login, "not-the-password", "/manage")
+        await user.should_see("Wrong login or password.", retries=SLOW)
+    user = person()
+    await try_sign_in(user, login, demo["manager"]["password"], "/manage")
+    await user.should_see("Too many sign-in attempts. Try again in a moment.", retries=SLOW)
+    await user.should_not_see("Approval queue")
