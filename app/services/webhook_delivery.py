@@ -33,7 +33,7 @@ from app.services import webhook_events as events
 from app.services.webhook_urls import Refused, target
 from app.store import outbox
 from app.store import webhooks as store
-from app.store.webhooks import DELIVERED, FAILED, PENDING, Attempt, Due, NewDelivery
+from app.store.webhooks import DELIVERED, FAILED, PENDING, Attempt, Due, NewDelivery, Outcome
 
 if TYPE_CHECKING:
     from app.services.container import Services
@@ -55,6 +55,9 @@ GAP_WAIT_MS = 60_000  # how long a skipped sequence may still turn up (a late co
 MAX_GAPS = 10_000
 BODY_BOUND = 512  # bytes of a refusal's answer read, for its error text
 ERROR_TEXT = 200  # characters of error text kept per attempt
+RETENTION = timedelta(days=30)  # finished deliveries and their attempts kept this long
+PRUNE_EVERY_S = 3600.0
+PRUNE_BATCH = 1_000
 WEBHOOK_LOCK = 0x5050_5748  # the advisory lock key of "the webhook worker" ("PPWH")
 
 
@@ -91,8 +94,12 @@ class WebhookWorker:
                     async with services.db.exclusive(WEBHOOK_LOCK) as mine:
                         if mine:
                             self._taking_over = True
+                            pruned_at = time.monotonic()
                             while True:
                                 await self._tick_logged(services)
+                                if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                                    pruned_at = time.monotonic()
+                                    await self._prune_logged(services)
                                 await asyncio.sleep(TICK_S)
                 except Exception:  # noqa: BLE001 - lost the database: ask for the lock again
                     log.exception("webhook worker lost its lock connection")
@@ -105,6 +112,22 @@ class WebhookWorker:
             await self.tick(services)
         except Exception:  # noqa: BLE001 - nothing is lost: the next tick retries
             log.exception("webhook tick failed")
+
+    async def _prune_logged(self, services: "Services") -> None:
+        try:
+            await self.prune(services)
+        except Exception:  # noqa: BLE001 - pruned next time
+            log.exception("webhook prune failed")
+
+    async def prune(self, services: "Services") -> int:
+        """Finished deliveries older than RETENTION go, with their attempts."""
+        before, pruned = services.clock() - RETENTION, 0
+        for _ in range(MAX_BATCHES):
+            batch = await services.db.write(lambda c: store.prune(c, before, PRUNE_BATCH))
+            pruned += batch
+            if batch < PRUNE_BATCH:
+                break
+        return pruned
 
     async def tick(self, services: "Services") -> Ticked:
         """Make the deliveries of new outbox rows, then post what is due."""
@@ -126,13 +149,13 @@ class WebhookWorker:
         more rows may wait."""
         now, now_ms = services.clock(), outbox.now_ms()
         taking_over, gaps = self._taking_over, list(self._gaps)
+        if not (taking_over or gaps) and not await services.db.read(store.has_unread):
+            return 0, False  # idle: a read, so the writer (SQLite's one) is left alone
         read = _Read()
 
         def work(conn: Connection) -> int:
             cursor = store.cursor(conn)
-            if cursor is None:  # no subscription was ever made: nothing before now is wanted
-                store.move_cursor(conn, outbox.last_seq(conn))
-                read.fresh, read.again = [], []
+            if cursor is None:  # no subscription was ever made: creating one sets it
                 return 0
             again = (
                 store.outbox_since(conn, now_ms - GAP_WAIT_MS, cursor)
@@ -175,6 +198,8 @@ class WebhookWorker:
     async def send_due(self, services: "Services") -> int:
         """Post one batch of due deliveries; returns how many attempts were made."""
         now = services.clock()
+        if not await services.db.read(lambda conn: store.has_due(conn, now)):
+            return 0
         due = await services.db.write(
             lambda conn: store.claim_due(conn, now, now + LEASE, SEND_BATCH)
         )
@@ -189,14 +214,11 @@ class WebhookWorker:
         outcomes = await asyncio.gather(*(one(item) for item in due))
         tries = {item.delivery.id: item.delivery.attempts + 1 for item in due}
 
-        def record(conn: Connection) -> None:
-            for delivery_id, attempt in outcomes:
-                status, next_at = self._next(attempt, tries[delivery_id])
-                store.record_attempt(
-                    conn, delivery_id, attempt, status=status, next_attempt_at=next_at
-                )
-
-        await services.db.write(record)
+        recorded = [
+            Outcome(delivery_id, attempt, *self._next(attempt, tries[delivery_id]))
+            for delivery_id, attempt in outcomes
+        ]
+        await services.db.write(lambda conn: store.record(conn, recorded))
         return len(outcomes)
 
     def _next(self, attempt: Attempt, tries: int) -> tuple[str, datetime | None]:
@@ -229,8 +251,11 @@ class WebhookWorker:
             response = await self.client.send(request, stream=True)
             try:
                 code = response.status_code
+                # Read (a bounded part) either way: a body read to its end lets the
+                # connection serve the next delivery; a longer one is cut off with it.
+                text = await _bounded_text(response)
                 if not 200 <= code < 300:
-                    error = f"HTTP {code}: {await _bounded_text(response)}"
+                    error = f"HTTP {code}: {text}"
             finally:
                 await response.aclose()
         except Refused as err:

@@ -167,8 +167,10 @@ def move_cursor(conn: Connection, seq: int) -> None:
         conn.execute(sa.insert(_C).values(name=CURSOR, seq=seq))
 
 
-def first_outbox_seq(conn: Connection) -> int | None:
-    return conn.execute(sa.select(sa.func.min(_O.c.seq))).scalar()
+def has_unread(conn: Connection) -> bool:
+    """Whether an outbox row waits after the cursor (never, while no cursor exists)."""
+    after = sa.select(_C.c.seq).where(_C.c.name == CURSOR).scalar_subquery()
+    return conn.execute(sa.select(_O.c.seq).where(_O.c.seq > after).limit(1)).first() is not None
 
 
 def outbox_after(conn: Connection, after_seq: int, limit: int) -> list[OutboxRow]:
@@ -267,41 +269,79 @@ def claim_due(conn: Connection, now: datetime, lease_until: datetime, limit: int
     return [Due(_delivery(row), row.url, row.secret) for row in rows]
 
 
-def record_attempt(
-    conn: Connection,
-    delivery_id: int,
-    attempt: Attempt,
-    *,
-    status: str,
-    next_attempt_at: datetime | None,
-) -> None:
-    conn.execute(
-        sa.insert(_A).values(
-            delivery_id=delivery_id,
-            at=attempt.at,
-            status_code=attempt.status_code,
-            error=attempt.error,
-            duration_ms=attempt.duration_ms,
-        )
-    )
-    conn.execute(
-        sa.update(_D)
-        .where(_D.c.id == delivery_id, _D.c.status == PENDING)
-        .values(
-            status=status,
-            attempts=_D.c.attempts + 1,
-            next_attempt_at=next_attempt_at,
-            last_status_code=attempt.status_code,
-            last_error=attempt.error,
-            delivered_at=attempt.at if status == DELIVERED else None,
-        )
-    )
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    attempt: Attempt
+    status: str  # what the delivery is now
+    next_attempt_at: datetime | None
 
 
-def next_due_at(conn: Connection) -> datetime | None:
-    return conn.execute(
-        sa.select(sa.func.min(_D.c.next_attempt_at)).where(_D.c.status == PENDING)
-    ).scalar()
+# Statements built once, run for a batch's outcomes together (executemany).
+_RECORD_ATTEMPT = sa.insert(_A).values(
+    delivery_id=sa.bindparam("d_id"),
+    at=sa.bindparam("d_at", type_=t.EpochSeconds),
+    status_code=sa.bindparam("d_code"),
+    error=sa.bindparam("d_error"),
+    duration_ms=sa.bindparam("d_ms"),
+)
+_RECORD_DELIVERY = (
+    sa.update(_D)
+    .where(_D.c.id == sa.bindparam("d_id"), _D.c.status == PENDING)
+    .values(
+        status=sa.bindparam("d_status"),
+        attempts=_D.c.attempts + 1,
+        next_attempt_at=sa.bindparam("d_next", type_=t.EpochSeconds),
+        last_status_code=sa.bindparam("d_code"),
+        last_error=sa.bindparam("d_error"),
+        delivered_at=sa.bindparam("d_delivered", type_=t.EpochSeconds),
+    )
+)
+
+
+def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
+    """Each attempt kept, and its delivery moved on, unless it is no longer pending (its
+    subscription was deleted meanwhile)."""
+    if not outcomes:
+        return
+    rows = [
+        {
+            "d_id": o.delivery_id,
+            "d_at": o.attempt.at,
+            "d_code": o.attempt.status_code,
+            "d_error": o.attempt.error,
+            "d_ms": o.attempt.duration_ms,
+            "d_status": o.status,
+            "d_next": o.next_attempt_at,
+            "d_delivered": o.attempt.at if o.status == DELIVERED else None,
+        }
+        for o in outcomes
+    ]
+    conn.execute(_RECORD_ATTEMPT, rows)
+    conn.execute(_RECORD_DELIVERY, rows)
+
+
+def has_due(conn: Connection, now: datetime) -> bool:
+    query = sa.select(_D.c.id).where(_D.c.status == PENDING, _D.c.next_attempt_at <= now)
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def prune(conn: Connection, created_before: datetime, limit: int) -> int:
+    """Drop finished deliveries made before `created_before` with their attempts, a bounded
+    batch per transaction; the oldest first (ids grow with time)."""
+    doomed = [
+        row.id
+        for row in conn.execute(
+            sa.select(_D.c.id)
+            .where(_D.c.status != PENDING, _D.c.created_at < created_before)
+            .order_by(_D.c.id)
+            .limit(limit)
+        )
+    ]
+    if doomed:
+        conn.execute(sa.delete(_A).where(_A.c.delivery_id.in_(doomed)))
+        conn.execute(sa.delete(_D).where(_D.c.id.in_(doomed)))
+    return len(doomed)
 
 
 # What the integrator sees

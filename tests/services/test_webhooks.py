@@ -17,7 +17,7 @@ from app.domain.model import Status, User
 from app.services import usage, webhooks
 from app.services.container import Services
 from app.services.errors import Invalid
-from app.services.webhook_delivery import BACKOFF, WEBHOOK_LOCK, WebhookWorker
+from app.services.webhook_delivery import BACKOFF, RETENTION, WEBHOOK_LOCK, WebhookWorker
 from app.services.webhook_events import EVENT_TYPES, event_type, signature
 from app.services.webhook_urls import check_url, is_public
 from app.store import outbox
@@ -217,7 +217,7 @@ async def test_the_outbox_keeps_rows_the_dispatcher_has_not_read(
     assert len(await deliveries(services)) == 2
 
 
-async def test_failed_posts_are_retried_on_the_back_off_schedule_then_given_up(
+async def test_failed_posts_are_retried_on_the_back_off_schedule_then_given_up_and_pruned(
     services: Services, demo: dict, clock: Clock
 ) -> None:
     await subscribe(services, closed_port_url(), ["request.submitted"])
@@ -239,6 +239,12 @@ async def test_failed_posts_are_retried_on_the_back_off_schedule_then_given_up(
         assert "ConnectError" in row.last_error
         clock.advance(timedelta(days=2))
         assert (await worker.tick(services)).sent == 0  # failed stays failed
+        assert await worker.prune(services) == 0  # kept for the integrator to see
+        clock.advance(RETENTION)
+        assert await worker.prune(services) == 1
+        assert await deliveries(services) == []
+        attempts = sa.select(sa.func.count()).select_from(t.webhook_attempts)
+        assert await services.db.read(lambda conn: conn.execute(attempts).scalar()) == 0
     finally:
         await worker.aclose()
 
