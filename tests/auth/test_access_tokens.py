@@ -151,3 +151,15 @@ def test_a_key_file_open_to_others_is_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(PermissionError, match="chmod 600"):
         load_or_create(path)
+
+
+def test_a_token_verified_before_is_still_refused_once_expired(tokens: AccessTokens) -> None:
+    token, _ = tokens.issue("u-1", "c-1", "requests:read", NOW)
+    assert tokens.verify(token, NOW).sub == "u-1"  # now remembered as verified
+    assert tokens.verify(token, NOW + timedelta(minutes=14)).sub == "u-1"
+    with pytest.raises(RefusedToken, match="expired"):
+        tokens.verify(token, NOW + timedelta(minutes=15))
+    head, payload, signature = token.split(".")
+    with pytest.raises(RefusedToken):  # one byte off is not the remembered token
+        flipped = ("B" if signature[0] == "A" else "A") + signature[1:]  # 6 whole bits
+        tokens.verify(f"{head}.{payload}.{flipped}", NOW)
