@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from app.services.container import Services
@@ -22,9 +23,10 @@ from app.services.webhook_delivery import BACKOFF, WebhookWorker
 from device.protocol import SigningKey
 from device.protocol.keys import b64url
 from device.protocol.receipt import encode_receipt
-from tests.conftest import Clock, GraphQLClient
+from tests.conftest import Clock, GraphQLClient, iso
+from tests.http.live import ServerProcess, free_port, prepare, server_env, soon
 from tests.schema.commissioning import registration
-from tests.schema.queries import APPROVE
+from tests.schema.queries import APPROVE, REQUEST_USAGE
 from tests.schema.test_receipts_and_revocation import REGISTER, SUBMIT, receipt_for
 from tests.schema.test_request_usage import ask
 
@@ -78,15 +80,17 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers 500 to the first post it gets, 200 to every other, and keeps them all."""
+    """Answers 500 to the first post it gets (unless told not to), 200 to every other, and
+    keeps them all."""
 
     url: str = ""
+    refuse_first: bool = True
     posts: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, event_id: str, signature: str, body: bytes) -> int:
         with self.lock:
-            status = 500 if not self.posts else 200
+            status = 500 if self.refuse_first and not self.posts else 200
             self.posts.append(Received(status, event_id, signature, body, time.time()))
             return status
 
@@ -192,3 +196,41 @@ async def test_each_event_arrives_once_signed_and_a_refused_one_again_later(
     assert retried["attemptCount"] == 2
     assert [a["statusCode"] for a in retried["attempts"]] == [500, 200]
     assert retried["attempts"][0]["error"] == "HTTP 500: no"
+
+
+def test_a_running_server_sends_webhooks_from_its_own_background_task(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """`powerpermit serve` starts the worker with the app: an approved ask reaches the
+    receiver without anyone ticking anything."""
+    receiver.refuse_first = False  # the retry is the test above's, on the services' clock
+    env = server_env(tmp_path)
+    env["POWERPERMIT_WEBHOOK_ALLOW_PRIVATE"] = "1"
+    summary = prepare(tmp_path, env)
+    server = ServerProcess(tmp_path, free_port(), tmp_path / "server.log", env)
+    server.start()
+    try:
+        manager = {"Authorization": f"Bearer {summary['manager']['token']}"}
+        driver = {"Authorization": f"Bearer {summary['user']['token']}"}
+        variables = {"site": "site-1", "url": receiver.url, "events": ["request.decided"]}
+        created = httpx.post(
+            server.url("/graphql"), json={"query": CREATE, "variables": variables}, headers=manager
+        ).json()["data"]["createWebhook"]
+        assert created["__typename"] == "WebhookCreated", created
+        ask_variables = {"device": "ch-2", "start": iso(soon()), "minutes": 30}
+        asked = httpx.post(
+            server.url("/graphql"),
+            json={"query": REQUEST_USAGE, "variables": ask_variables},
+            headers=driver,
+        ).json()["data"]["requestUsage"]
+        assert asked["status"] == "APPROVED", asked
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not receiver.posts:
+            time.sleep(0.05)
+        time.sleep(1)  # two more of the worker's ticks: nothing else may come
+    finally:
+        server.stop()
+    [post] = receiver.posts
+    assert post.status == 200, server.log()
+    assert json.loads(post.body)["request"]["id"] == asked["id"]
+    assert documented_verifier()(created["secret"], post.signature, post.body)
