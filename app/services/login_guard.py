@@ -24,6 +24,7 @@ once do not all reach a password check.
 
 import contextlib
 import hashlib
+import ipaddress
 import math
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -73,7 +74,17 @@ def login_key(login: str) -> str:
 
 
 def address_key(address: str) -> str:
-    return "address:" + address[:64]
+    """An IPv6 address counts by its /64: one subscriber commonly holds a whole /64, and
+    could otherwise try from a fresh address every time."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "address:" + address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return "address:" + str(ip.ipv4_mapped)
+        return "address:" + str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return "address:" + str(ip)
 
 
 @dataclass

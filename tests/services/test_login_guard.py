@@ -165,3 +165,12 @@ async def failures_stored(services: Services) -> dict[str, int]:
     query = sa.select(t.login_failures.c.key, t.login_failures.c.failures)
     rows = await services.db.read(lambda conn: list(conn.execute(query)))
     return {"failed": max((failures for _, failures in rows), default=0)}
+
+
+async def test_an_ipv6_subscriber_cannot_dodge_by_changing_address_within_its_64(
+    services: Services, ada: str
+) -> None:
+    for n in range(5):
+        assert await outcome(services, f"guess-{n}", "wrong", f"2001:db8:1:2::{n + 1}") == "failed"
+    assert await outcome(services, "guess-9", "wrong", "2001:db8:1:2:ffff::9") == ("refused", 1)
+    assert await outcome(services, "guess-9", "wrong", "2001:db8:1:3::1") == "failed"
