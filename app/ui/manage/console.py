@@ -23,6 +23,7 @@ PAGES = {
     "/manage/policy": N_("Site policy"),
     "/manage/usage": N_("Usage"),
     "/manage/audit": N_("Audit log"),
+    "/manage/webhooks": N_("Webhooks"),
 }
 SITE_KEY = "console_site"
 

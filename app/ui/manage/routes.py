@@ -2,7 +2,7 @@
 
 from nicegui import ui
 
-from app.ui.manage import audit, chargers, policy, queue, requests, timeline, usage
+from app.ui.manage import audit, chargers, policy, queue, requests, timeline, usage, webhooks
 
 
 def register() -> None:
@@ -13,3 +13,4 @@ def register() -> None:
     ui.page(timeline.PATH)(timeline.page)
     ui.page(usage.PATH)(usage.page)
     ui.page(audit.PATH)(audit.page)
+    ui.page(webhooks.PATH)(webhooks.page)
