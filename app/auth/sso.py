@@ -16,6 +16,7 @@ and `grant`), and a provider account must not become a manager by merely existin
 """
 
 import logging
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,7 +24,6 @@ from urllib.parse import urlsplit
 
 import httpx
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 from joserfc.errors import JoseError
 from sqlalchemy.engine import Connection
 from starlette.requests import Request
@@ -35,6 +35,13 @@ from app.services.container import Services
 from app.settings import Settings
 from app.store import tables as t
 from app.store.repositories import Sites, user_from_row
+
+with warnings.catch_warnings():
+    # authlib 1.9 warns at import that its httpx client falls back to httpx until httpx2 is
+    # installed. It works on httpx, which the rest of the server and the tests use; the
+    # warning only reached the JSON log as a stray line.
+    warnings.filterwarnings("ignore", "The httpx module is deprecated", DeprecationWarning)
+    from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
 log = logging.getLogger("powerpermit.sso")
 
