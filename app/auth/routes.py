@@ -5,15 +5,13 @@ Each reads its whole (small, bounded) form on the event loop, then hands it to a
 (app/auth/server.py). Token answers are JSON with Cache-Control: no-store (RFC 6749 §5.1).
 """
 
-import base64
-import binascii
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import consent
 from app.auth.access_tokens import ALGORITHM, AccessTokens, load_or_create, new_key_set
@@ -49,31 +47,21 @@ def oauth_routes(server: OAuthServer) -> list[Route]:
         query = list(request.query_params.multi_items())
         return Request("POST", issuer + request.url.path, request.headers, query, form)
 
-    def limited(request: HttpRequest, form: list[tuple[str, str]]) -> Response | None:
-        """Per client (as it names itself; unproven yet, so it only costs that client)
-        and per address."""
-        rules = server.services.limits.rules
-        charges = [(f"token:address:{_address(request)}", rules.token_per_address)]
-        client_id = dict(form).get("client_id") or _basic_user(request)
-        if client_id:
-            charges.append((f"token:client:{client_id}", rules.token_per_client))
+    async def token(request: HttpRequest) -> Response:
+        """Limited per address here, and per client once the client has proved who it is
+        (OAuthServer.send_signal): naming another client must not spend its allowance."""
+        form = await read_form(request)
+        if isinstance(form, Response):
+            return form
+        oauth = oauth_request(request, form)
         try:
-            server.services.limits.check_all(*charges)
+            rule = server.services.limits.rules.token_per_address
+            server.services.limits.check(f"token:address:{_address(request)}", rule)
+            return _json(await server.run(lambda: server.create_token_response(oauth)))
         except RateLimited as refused:
             headers = {**NO_STORE, "Retry-After": str(retry_after_seconds(refused))}
             body = {"error": "rate_limited", "error_description": str(refused)}
             return JSONResponse(body, status_code=429, headers=headers)
-        return None
-
-    async def token(request: HttpRequest) -> Response:
-        form = await read_form(request)
-        if isinstance(form, Response):
-            return form
-        refused = limited(request, form)
-        if refused is not None:
-            return refused
-        oauth = oauth_request(request, form)
-        return _json(await server.run(lambda: server.create_token_response(oauth)))
 
     def endpoint(name: str) -> Any:
         async def handle(request: HttpRequest) -> Response:
@@ -108,13 +96,29 @@ def oauth_routes(server: OAuthServer) -> list[Route]:
 
 
 def with_oauth(app: ASGIApp, server: OAuthServer) -> ASGIApp:
-    """The pages, told which OAuth2 server the consent page answers for."""
+    """The pages, told which OAuth2 server the consent page answers for. The consent page
+    may not be framed: a page that framed it could trick a click on Allow."""
 
     async def pages(scope: Scope, receive: Receive, send: Send) -> None:
         scope[consent.SCOPE_KEY] = server
-        await app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"] != consent.CONSENT_PAGE:
+            await app(scope, receive, send)
+            return
+
+        async def unframed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *NOT_FRAMED]
+            await send(message)
+
+        await app(scope, receive, unframed)
 
     return pages
+
+
+NOT_FRAMED = [
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+]
 
 
 def build_access_tokens(settings: Settings | None) -> AccessTokens:
@@ -159,14 +163,3 @@ def _error(status: int, error: str, description: str) -> Response:
 
 def _address(request: HttpRequest) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _basic_user(request: HttpRequest) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user = base64.b64decode(value, validate=True).decode("utf-8").partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return unquote(user) or None

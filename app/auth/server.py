@@ -214,7 +214,16 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         return status, body, headers
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
-        pass  # nobody listens
+        """A client proved itself at the token endpoint: it is charged to its own limit
+        (on the loop, which owns the limiter). RateLimited leaves authlib unanswered and
+        is answered 429 by app/auth/routes.py."""
+        if name == "after_authenticate_client" and kwargs.get("grant") is not None:
+            client_id = kwargs["client"].client_id
+            self.wait(self._charge(client_id))
+
+    async def _charge(self, client_id: str) -> None:
+        rule = self.services.limits.rules.token_per_client
+        self.services.limits.check(f"token:client:{client_id}", rule)
 
 
 class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]

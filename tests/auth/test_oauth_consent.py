@@ -213,3 +213,10 @@ def test_authorize_never_redirects_to_an_unregistered_address(stack: OAuthStack)
         answer = authorize(stack, **changes)
         assert answer.status_code == 400 and "location" not in answer.headers
         assert answer.json()["error"] in ("invalid_request", "invalid_client")
+
+
+def test_the_consent_page_may_not_be_framed(stack: OAuthStack) -> None:
+    """A page that framed it could trick a click on Allow."""
+    answer = httpx.get(stack.url("/app/consent?ticket=x"))
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"

@@ -64,6 +64,9 @@ async def test_the_token_endpoint_is_rate_limited_per_client(
 ) -> None:
     services.limits = RateLimiter(Rules(token_per_client=Rule(per_second=0.01, burst=2)))
     auth = await machine(services)
+    wrong = (auth[0], "not-the-secret")
+    # Naming a client without its secret spends nothing of its allowance.
+    assert [(await token_for(http, wrong)).status_code for _ in range(3)] == [401] * 3
     assert [(await token_for(http, auth)).status_code for _ in range(2)] == [200, 200]
     limited = await token_for(http, auth)
     assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
