@@ -58,6 +58,7 @@ ERROR_TEXT = 200  # characters of error text kept per attempt
 RETENTION = timedelta(days=30)  # finished deliveries and their attempts kept this long
 PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 1_000
+NOT_ENTITLED = "not sent: the webhook's owner may no longer see this site"
 WEBHOOK_LOCK = 0x5050_5748  # the advisory lock key of "the webhook worker" ("PPWH")
 
 
@@ -208,6 +209,8 @@ class WebhookWorker:
         limit = asyncio.Semaphore(CONCURRENCY)
 
         async def one(item: Due) -> tuple[int, Attempt]:
+            if not item.entitled:
+                return item.delivery.id, Attempt(services.clock(), None, NOT_ENTITLED, 0)
             async with limit:
                 return item.delivery.id, await self._post(services, item)
 
@@ -224,7 +227,7 @@ class WebhookWorker:
     def _next(self, attempt: Attempt, tries: int) -> tuple[str, datetime | None]:
         if attempt.status_code is not None and 200 <= attempt.status_code < 300:
             return DELIVERED, None
-        if tries > len(self.backoff):
+        if tries > len(self.backoff) or attempt.error == NOT_ENTITLED:
             return FAILED, None
         return PENDING, attempt.at + self.backoff[tries - 1]
 

@@ -96,5 +96,6 @@ async def target(url: str, allow_private: bool) -> Target:
     literal = f"[{address}]" if ":" in address else address
     netloc = literal if parts.port is None else f"{literal}:{port}"
     pinned = urlunsplit((scheme, netloc, parts.path, parts.query, ""))
-    host_header = host if parts.port is None else f"{host}:{port}"
+    named = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    host_header = named if parts.port is None else f"{named}:{port}"
     return Target(pinned, {"Host": host_header}, {"sni_hostname": host})

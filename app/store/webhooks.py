@@ -80,6 +80,7 @@ class Due:
     delivery: Delivery
     url: str
     secret: str
+    entitled: bool  # False: its owner may no longer see the site; not to be posted
 
 
 @dataclass(frozen=True)
@@ -139,10 +140,31 @@ def subscriptions_of(conn: Connection, site_id: str) -> list[Subscription]:
     return [_subscription(row) for row in conn.execute(query)]
 
 
+def _owner_entitled() -> sa.ColumnElement[bool]:
+    """Whether a subscription's owner may still see its site's requests: a manager, not
+    disabled, listed for the site, and not the service account of a revoked OAuth2 client.
+    A webhook outlives none of these: it sends only what its owner could still read."""
+    users, clients = t.users, t.oauth_clients
+    return sa.and_(
+        sa.exists().where(
+            users.c.id == _S.c.owner_user_id,
+            users.c.role == "manager",
+            users.c.disabled_at.is_(None),
+        ),
+        sa.exists().where(
+            t.site_managers.c.site_id == _S.c.site_id,
+            t.site_managers.c.user_id == _S.c.owner_user_id,
+        ),
+        ~sa.exists().where(
+            clients.c.service_user_id == _S.c.owner_user_id, clients.c.revoked_at.is_not(None)
+        ),
+    )
+
+
 def active_subscriptions(conn: Connection) -> list[Subscription]:
-    return [
-        _subscription(row) for row in conn.execute(sa.select(_S).where(_S.c.disabled_at.is_(None)))
-    ]
+    """The subscriptions deliveries are made for: not deleted, their owner still entitled."""
+    query = sa.select(_S).where(_S.c.disabled_at.is_(None), _owner_entitled())
+    return [_subscription(row) for row in conn.execute(query)]
 
 
 def disable_subscription(conn: Connection, subscription_id: str, at: datetime) -> None:
@@ -253,7 +275,7 @@ def claim_due(conn: Connection, now: datetime, lease_until: datetime, limit: int
     """Pending deliveries due by `now`, leased until `lease_until`: a sender that dies while
     posting leaves them to be tried again once the lease runs out."""
     rows = conn.execute(
-        sa.select(_D, _S.c.url, _S.c.secret)
+        sa.select(_D, _S.c.url, _S.c.secret, _owner_entitled().label("entitled"))
         .join(_S, _S.c.id == _D.c.subscription_id)
         .where(_D.c.status == PENDING, _D.c.next_attempt_at <= now)
         .order_by(_D.c.next_attempt_at, _D.c.id)
@@ -266,7 +288,7 @@ def claim_due(conn: Connection, now: datetime, lease_until: datetime, limit: int
             .where(_D.c.id.in_([row.id for row in rows]))
             .values(next_attempt_at=lease_until)
         )
-    return [Due(_delivery(row), row.url, row.secret) for row in rows]
+    return [Due(_delivery(row), row.url, row.secret, bool(row.entitled)) for row in rows]
 
 
 @dataclass(frozen=True)

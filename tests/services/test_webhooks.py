@@ -17,9 +17,16 @@ from app.domain.model import Status, User
 from app.services import usage, webhooks
 from app.services.container import Services
 from app.services.errors import Invalid
-from app.services.webhook_delivery import BACKOFF, RETENTION, WEBHOOK_LOCK, WebhookWorker
+from app.services.webhook_delivery import (
+    BACKOFF,
+    NOT_ENTITLED,
+    RETENTION,
+    WEBHOOK_LOCK,
+    Ticked,
+    WebhookWorker,
+)
 from app.services.webhook_events import EVENT_TYPES, event_type, signature
-from app.services.webhook_urls import check_url, is_public
+from app.services.webhook_urls import check_url, is_public, target
 from app.store import outbox
 from app.store import tables as t
 from app.store.repositories import Users
@@ -276,6 +283,40 @@ def test_public_addresses_are_public() -> None:
     assert is_public("93.184.216.34") and is_public("2606:2800:220:1::1")
     assert not is_public("100.64.0.1")  # carrier-grade NAT, shared address space
     assert not is_public("fd00::1") and not is_public("fe80::1%eth0")
+
+
+async def test_a_delivery_connects_to_the_address_it_checked() -> None:
+    """No second DNS lookup between the check and the connection: the URL carries the
+    checked address, the Host header and the TLS name the host's."""
+    pinned = await target("https://93.184.216.34:8443/hooks?x=1", allow_private=False)
+    assert pinned.url == "https://93.184.216.34:8443/hooks?x=1"
+    assert pinned.headers == {"Host": "93.184.216.34:8443"}
+    assert pinned.extensions == {"sni_hostname": "93.184.216.34"}
+    v6 = await target("https://[2606:2800:220:1::1]/hooks", allow_private=False)
+    assert v6.url == "https://[2606:2800:220:1::1]/hooks"
+    assert v6.headers == {"Host": "[2606:2800:220:1::1]"}
+
+
+async def test_a_webhook_sends_nothing_once_its_owner_may_no_longer_see_the_site(
+    services: Services, demo: dict, clock: Clock
+) -> None:
+    """A manager taken off the site (or disabled, or a revoked client's service account):
+    what waits is given up unsent, and no new deliveries are made."""
+    await subscribe(services, closed_port_url(), ["request.submitted"])
+    await ask(services, clock, 2, 180)
+    worker = WebhookWorker(allow_private=True)
+    await worker.dispatch(services)
+    managers = t.site_managers
+    off = sa.delete(managers).where(managers.c.site_id == "site-1", managers.c.user_id == "m1")
+    await services.db.write(lambda conn: conn.execute(off))
+    try:
+        assert (await worker.tick(services)).sent == 1
+        await ask(services, clock, 6, 180)
+        assert await worker.tick(services) == Ticked(made=0, sent=0)
+    finally:
+        await worker.aclose()
+    [row] = await deliveries(services)
+    assert (row.status, row.last_error, row.last_status_code) == ("failed", NOT_ENTITLED, None)
 
 
 async def test_a_private_address_is_refused_again_when_delivering(
