@@ -267,8 +267,13 @@ class AuthorizationCodeS256(AuthorizationCodeGrant):  # type: ignore[misc]
             code_challenge_method=data["code_challenge_method"],
             expires_at=self.server.now() + CODE_LIFETIME,
         )
-        code_hash = sha256(code)
-        self.server.write(lambda conn: store.add_code(conn, code_hash, row))
+        code_hash, now = sha256(code), self.server.now()
+
+        def work(conn: Connection) -> None:
+            store.prune_codes(conn, now)  # codes never exchanged: few, and gone here
+            store.add_code(conn, code_hash, row)
+
+        self.server.write(work)
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         """Consumed as it is read: a code works once, even when two requests race."""
