@@ -220,3 +220,27 @@ def test_the_consent_page_may_not_be_framed(stack: OAuthStack) -> None:
     answer = httpx.get(stack.url("/app/consent?ticket=x"))
     assert answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
+def test_revoking_a_refresh_token_ends_the_grant(page: Page, stack: OAuthStack) -> None:
+    verifier = generate_token(48)
+    with app_client(stack) as client:
+        url, _ = client.create_authorization_url(
+            stack.url("/oauth/authorize"), code_verifier=verifier
+        )
+        back = through_consent(page, stack, url)
+        token = client.fetch_token(
+            stack.url("/oauth/token"), authorization_response=back, code_verifier=verifier
+        )
+        # RFC 7009: a public client revokes with its client_id alone.
+        revoked = httpx.post(
+            stack.url("/oauth/revoke"),
+            data={
+                "token": token["refresh_token"],
+                "token_type_hint": "refresh_token",
+                "client_id": stack.app["client_id"],
+            },
+        )
+        assert revoked.status_code == 200
+        with pytest.raises(OAuthError, match="invalid_grant"):
+            client.refresh_token(stack.url("/oauth/token"), refresh_token=token["refresh_token"])
