@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from joserfc import jwt
@@ -120,7 +120,7 @@ async def pending(server: OAuthServer, ticket: str) -> Pending:
         client = grant.client
         scope = client.get_allowed_scope(request.payload.scope)
         redirect = grant.redirect_uri or client.get_default_redirect_uri() or ""
-        host = redirect.split("/")[2] if redirect.count("/") >= 2 else redirect
+        host = urlsplit(redirect).netloc
         return Pending(
             client.client_id, client.row.name, client.row.site_id, tuple(scope.split()), host
         )
