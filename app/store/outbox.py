@@ -150,11 +150,13 @@ def last_seq(conn: Connection) -> int:
 def prune(conn: Connection, published_before_ms: int, limit: int) -> int:
     """Drop published rows older than the retention, a bounded batch per transaction; never
     one the webhook dispatcher has not read yet (app/services/webhook_delivery.py): its
-    deliveries are made from these rows, however long it was stopped."""
+    deliveries are made from these rows, however long it was stopped. The row at its
+    cursor stays too: SQLite numbers a new row after the highest one left, and with that
+    one gone a new row could be numbered below the cursor and never be read."""
     read_by_webhooks = sa.or_(
         ~sa.exists().where(t.webhook_cursor.c.name == "outbox"),
         _outbox.c.seq
-        <= sa.select(t.webhook_cursor.c.seq)
+        < sa.select(t.webhook_cursor.c.seq)
         .where(t.webhook_cursor.c.name == "outbox")
         .scalar_subquery(),
     )
