@@ -50,7 +50,8 @@ def _hh_mm(moment: time | None) -> str | None:
 
 def user_row(user: User, password_hash: str | None, language: str | None = None) -> dict[str, Any]:
     """The user's columns; the page language is a setting the user chooses later
-    (app/store/preferences.py), None until then: the browser's language decides."""
+    (app/store/preferences.py), None until then: the browser's language decides. A new
+    user is enabled (`powerpermit user disable` sets disabled_at)."""
     return {
         "id": user.id,
         "login": user.login,
@@ -58,6 +59,7 @@ def user_row(user: User, password_hash: str | None, language: str | None = None)
         "role": user.role.value,
         "password_hash": password_hash,
         "language": language,
+        "disabled_at": None,
     }
 
 
