@@ -88,7 +88,15 @@ async def sign_in(user: User, login: str, password: str, path: str) -> None:
     """Signs in and waits for the page: NiceGUI's simulation has one `ui.navigate` for all
     simulated people, so a second person must not start before the first has arrived."""
     await try_sign_in(user, login, password, path)
-    await user.should_see(marker="sign-out", retries=SLOW)  # in any language
+    try:
+        await user.should_see(marker="sign-out", retries=SLOW)  # in any language
+    except AssertionError:
+        # The simulation's one `ui.navigate` follows whichever simulated person was touched
+        # last, so with several people on pages the redirect after sign-in can land in
+        # another person's simulation. Opening the page again shows sign-out only if this
+        # browser's session really is signed in.
+        await user.open(path)
+        await user.should_see(marker="sign-out", retries=SLOW)
 
 
 async def eventually(check: Callable[[], bool]) -> None:
