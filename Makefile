@@ -33,6 +33,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/verify_permit.py
 	$(BIN)/python bench/request_usage.py
+	$(BIN)/python bench/access_tokens.py --live
 	$(BIN)/python bench/cost_breakdown.py
 	$(BIN)/python bench/abuse.py
 	$(BIN)/python bench/rate_limit_abuse.py
@@ -46,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/backup_live.py
 	$(BIN)/python bench/observability_cost.py
 	$(BIN)/python bench/outbox_cost.py
+	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/events_cross_process.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/fanout.py --processes 2 --subscribers 10000 --rounds 5
