@@ -1,12 +1,14 @@
 """A real `powerpermit serve` process on loopback, and a small GraphQL-over-HTTP client."""
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,6 +130,26 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def demo_server(data_dir: Path, serve_args: tuple[str, ...] = ()) -> Iterator[LiveServer]:
+    """The demo site migrated and seeded in `data_dir`, served on a free port while inside."""
+    summary = prepare(data_dir)
+    port = free_port()
+    server = ServerProcess(data_dir, port, data_dir / "server.log", serve_args=serve_args)
+    server.start()
+    try:
+        yield LiveServer(
+            base_url=f"http://127.0.0.1:{port}",
+            ws_url=f"ws://127.0.0.1:{port}/graphql",
+            tokens={key: summary[key]["token"] for key in ("manager", "user", "user2")},
+            devices=summary["devices"],
+            site=summary["site"],
+            data_dir=data_dir,
+        )
+    finally:
+        server.stop()
 
 
 def slot_start(days: int, hour: int = 10) -> datetime:

@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 
-from tests.http.live import LiveServer, ServerProcess, free_port, prepare
+from tests.http.live import LiveServer, demo_server
 
 # (who, mode, examples per operation): ~25 operations, a few hundred requests per run.
 # Negative mode sends documents the schema must refuse (wrong types, missing arguments).
@@ -30,26 +30,11 @@ UNHANDLED = "Unexpected error."  # what MaskErrors puts in place of an unhandled
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("schemathesis")
-    summary = prepare(data_dir)
-    port = free_port()
     # Limits a hundred times the defaults: generated mutations come one after another, as
     # fast as answered, and a 429 would hide the answer being checked.
-    process = ServerProcess(
-        data_dir, port, data_dir / "server.log", serve_args=("--rate-limit-factor", "100")
-    )
-    process.start()
-    try:
-        yield LiveServer(
-            base_url=f"http://127.0.0.1:{port}",
-            ws_url=f"ws://127.0.0.1:{port}/graphql",
-            tokens={key: summary[key]["token"] for key in ("manager", "user", "user2")},
-            devices=summary["devices"],
-            site=summary["site"],
-            data_dir=data_dir,
-        )
-    finally:
-        process.stop()
+    limits = ("--rate-limit-factor", "100")
+    with demo_server(tmp_path_factory.mktemp("schemathesis"), serve_args=limits) as server:
+        yield server
 
 
 def unhandled(body: Any) -> list[Any]:
