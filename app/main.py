@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # Overdue requests expire and due permits are issued in the background, in bounded
         # batches, one process at a time (app/services/sweeper.py).
         sweeper = asyncio.create_task(sweep_forever(services))
+        # Open subscriptions end within a second of their access (app/schema/open_sockets.py).
+        sockets = asyncio.create_task(graphql.open_sockets.run())
         # The ~85,000 objects built at start-up (schema, types, the loaded libraries) live
         # as long as the process. Left to the collector, every full collection walked them
         # all and stalled the loop for tens of milliseconds: requestUsage p99 77 -> 27 ms.
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 yield
         finally:
             sweeper.cancel()
+            sockets.cancel()
             await services.db.dispose()
 
     return Starlette(

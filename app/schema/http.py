@@ -13,12 +13,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from app.auth.access_tokens import AccessTokens, RefusedToken
+from app.auth.access_tokens import AccessTokens, RefusedToken, looks_like_jwt
 from app.auth.bearer import authenticate_bearer
+from app.domain.model import User
 from app.observability.graphql import with_request_id
 from app.schema import graphiql, schema
 from app.schema.context import Context
 from app.schema.limits import MAX_BODY_BYTES
+from app.schema.open_sockets import Access, OpenSockets
 from app.schema.ws_handler import SplicingHandler
 from app.services.accounts import token_from_header
 from app.services.container import Services
@@ -40,6 +42,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.services = services
         self.production = production
         self.access_tokens = access_tokens
+        # Subscriptions end when their access does (the app's lifespan runs its checks).
+        self.open_sockets = OpenSockets(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Bodies over MAX_BODY_BYTES are refused as soon as they are known to be: from
@@ -119,6 +123,17 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if user is None:
             raise ConnectionRejectionError({"reason": "a valid bearer token is required"})
         context.user = user
+        if isinstance(context.request, WebSocket) and token is not None:
+            self.open_sockets.add(context.request, self._access(user, token))
+
+    def _access(self, user: User, token: str) -> Access:
+        now = self.services.clock()
+        if not looks_like_jwt(token):  # a login token: it lasts as long as its user
+            # Whole seconds, as withdrawals are stored: a user disabled within the second
+            # the socket opened is then still a withdrawal at or after it (as for a JWT's iat).
+            return Access(user.id, None, None, now.replace(microsecond=0), None)
+        claims = self.access_tokens.verify(token, now)  # verified just now: from its cache
+        return Access(user.id, claims.client_id, claims.jti, claims.issued_at, claims.expires_at)
 
 
 class BodyTooLarge(Exception):
