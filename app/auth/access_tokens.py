@@ -17,7 +17,7 @@ import secrets
 import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,11 @@ from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import KeySet, OKPKey
 from joserfc.jws import JWSRegistry
 
+from app.services.withdrawals import LONGEST_ACCESS_TOKEN
+
 VERIFIED_MAX = 10_000  # tokens remembered as verified (~1 KB each)
-LIFETIME = timedelta(minutes=15)  # app/services/withdrawals.py's LONGEST_ACCESS_TOKEN
+# A withdrawal is kept as long as the longest access token it may have to refuse.
+LIFETIME = LONGEST_ACCESS_TOKEN
 ALGORITHM = "EdDSA"
 TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 

@@ -12,7 +12,6 @@ once; presenting a used one again revokes every token rotated from the same gran
 """
 
 import asyncio
-import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -37,6 +36,7 @@ from app.auth.access_tokens import AccessTokens, RefusedToken, looks_like_jwt
 from app.auth.models import SECRET_METHODS, AccessToken, AuthorizationCode, Client, RefreshToken
 from app.domain import scopes as scope_names
 from app.domain.model import User
+from app.services.accounts import hash_token
 from app.services.container import Services
 from app.services.withdrawals import withdraw
 from app.store import oauth as store
@@ -44,10 +44,6 @@ from app.store import oauth as store
 T = TypeVar("T")
 CODE_LIFETIME = timedelta(minutes=10)  # RFC 6749 §4.1.2 recommends at most 10 minutes
 REFRESH_LIFETIME = timedelta(days=30)
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 class FormPayload(OAuth2Payload):  # type: ignore[misc]
@@ -166,7 +162,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         family = previous.row.family_id if isinstance(previous, RefreshToken) else None
         now = self.now()
         row = store.RefreshRow(
-            token_hash=sha256(refresh),
+            token_hash=hash_token(refresh),
             family_id=family or secrets.token_hex(16),
             client_id=request.client.client_id,
             user_id=request.user.id,
@@ -199,7 +195,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
                 now,
                 withdrawn,
             )
-        row = self.read(lambda conn: store.refresh(conn, sha256(token)))
+        row = self.read(lambda conn: store.refresh(conn, hash_token(token)))
         return RefreshToken(row, now) if row is not None else None
 
     def create_oauth2_request(self, request: Request) -> Request:
@@ -267,7 +263,7 @@ class AuthorizationCodeS256(AuthorizationCodeGrant):  # type: ignore[misc]
             code_challenge_method=data["code_challenge_method"],
             expires_at=self.server.now() + CODE_LIFETIME,
         )
-        code_hash, now = sha256(code), self.server.now()
+        code_hash, now = hash_token(code), self.server.now()
 
         def work(conn: Connection) -> None:
             store.prune_codes(conn, now)  # codes never exchanged: few, and gone here
@@ -277,7 +273,7 @@ class AuthorizationCodeS256(AuthorizationCodeGrant):  # type: ignore[misc]
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         """Consumed as it is read: a code works once, even when two requests race."""
-        now, code_hash = self.server.now(), sha256(code)
+        now, code_hash = self.server.now(), hash_token(code)
         client_id = client.client_id
         row = self.server.write(lambda conn: store.take_code(conn, code_hash, client_id, now))
         return AuthorizationCode(row) if row is not None else None
@@ -297,7 +293,7 @@ class RotatingRefresh(RefreshTokenGrant):  # type: ignore[misc]
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         """The token if unused. A used one presented again means it leaked: its whole
         family is revoked."""
-        now, token_hash = self.server.now(), sha256(refresh_token)
+        now, token_hash = self.server.now(), hash_token(refresh_token)
 
         def work(conn: Connection) -> store.RefreshRow | None:
             row = store.refresh(conn, token_hash)

@@ -1,6 +1,5 @@
 """Mutations: parse the input, call one service, map the result or its typed failure."""
 
-import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import Enum
@@ -11,7 +10,6 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from app.domain import model
-from app.domain.model import User
 from app.schema.context import Context
 from app.schema.errors import (
     FAILURES,
@@ -23,7 +21,7 @@ from app.schema.errors import (
     RequestDenied,
     attempt,
 )
-from app.schema.permissions import IsAuthenticated
+from app.schema.permissions import IsAuthenticated, user_of
 from app.schema.rate_limits import address_of
 from app.schema.types import (
     Device,
@@ -46,6 +44,7 @@ from app.services import (
     usage,
 )
 from app.services.errors import RateLimited
+from app.services.rate_limits import retry_after_seconds
 from device.protocol.keys import b64url
 
 MAX_DURATION_MINUTES = 7 * 24 * 60  # beyond any policy; bigger values are input errors
@@ -190,12 +189,6 @@ class UpdateChargerInput:
     max_power_w: int | None = None
 
 
-def _user(info: Info[Context, None]) -> User:
-    user = info.context.user
-    assert user is not None  # guaranteed by the field's permission class
-    return user
-
-
 async def _decide(
     call: Callable[[], Awaitable[model.UsageRequest]], request_id: str
 ) -> UsageRequest | Failure:
@@ -214,7 +207,7 @@ class Mutation(WebhookMutations):
         try:
             signed_in = await accounts.login(info.context.services, login, password, address)
         except RateLimited as refused:
-            wait = math.ceil(refused.retry_after)
+            wait = retry_after_seconds(refused)
             if info.context.response is not None:
                 info.context.response.headers["Retry-After"] = str(wait)
             return TooManyAttempts(message=str(refused), retry_after_seconds=wait)
@@ -232,7 +225,7 @@ class Mutation(WebhookMutations):
             return RequestDenied(reasons=[reason])
         asked = await usage.request_usage(
             info.context.services,
-            _user(info),
+            user_of(info),
             str(input.device_id),
             input.starts_at,
             timedelta(minutes=input.duration_minutes),
@@ -246,21 +239,21 @@ class Mutation(WebhookMutations):
     async def approve_usage_request(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> DecisionResult:
-        services, manager = info.context.services, _user(info)
+        services, manager = info.context.services, user_of(info)
         return await _decide(lambda: usage.approve(services, manager, str(id)), str(id))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def reject_usage_request(
         self, info: Info[Context, None], id: strawberry.ID, reason: str
     ) -> DecisionResult:
-        services, manager = info.context.services, _user(info)
+        services, manager = info.context.services, user_of(info)
         return await _decide(lambda: usage.reject(services, manager, str(id), reason), str(id))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def cancel_usage_request(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> DecisionResult:
-        services, user = info.context.services, _user(info)
+        services, user = info.context.services, user_of(info)
         return await _decide(lambda: usage.cancel(services, user, str(id)), str(id))
 
     @strawberry.mutation(
@@ -271,7 +264,7 @@ class Mutation(WebhookMutations):
     async def revoke_usage_request(
         self, info: Info[Context, None], id: strawberry.ID, reason: str
     ) -> DecisionResult:
-        services, manager = info.context.services, _user(info)
+        services, manager = info.context.services, user_of(info)
         return await _decide(lambda: usage.revoke(services, manager, str(id), reason), str(id))
 
     @strawberry.mutation(
@@ -282,7 +275,7 @@ class Mutation(WebhookMutations):
     async def collect_permit(
         self, info: Info[Context, None], request_id: strawberry.ID
     ) -> CollectPermitResult:
-        services, user = info.context.services, _user(info)
+        services, user = info.context.services, user_of(info)
         try:
             result = await attempt(
                 lambda: usage.collect_permit(services, user, str(request_id)), request_id
@@ -317,7 +310,7 @@ class Mutation(WebhookMutations):
     async def revoke_permit(
         self, info: Info[Context, None], permit_id: strawberry.ID, reason: str
     ) -> RevokeResult:
-        services, manager = info.context.services, _user(info)
+        services, manager = info.context.services, user_of(info)
         result = await attempt(
             lambda: permits.revoke_permit(services, manager, str(permit_id), reason), permit_id
         )
@@ -332,7 +325,7 @@ class Mutation(WebhookMutations):
     async def register_device(
         self, info: Info[Context, None], input: RegisterDeviceInput
     ) -> RegisterDeviceResult:
-        services, manager = info.context.services, _user(info)
+        services, manager = info.context.services, user_of(info)
         result = await attempt(
             lambda: devices.register_device(
                 services,
@@ -358,7 +351,7 @@ class Mutation(WebhookMutations):
     async def update_charger(
         self, info: Info[Context, None], input: UpdateChargerInput
     ) -> UpdateChargerResult:
-        services, manager = info.context.services, _user(info)
+        services, manager = info.context.services, user_of(info)
         result = await attempt(
             lambda: chargers.update_charger(
                 services,
@@ -382,7 +375,7 @@ class Mutation(WebhookMutations):
     async def update_site_policy(
         self, info: Info[Context, None], input: SitePolicyInput
     ) -> UpdateSitePolicyResult:
-        services, manager = info.context.services, _user(info)
+        services, manager = info.context.services, user_of(info)
         numbers = (
             input.max_duration_minutes,
             input.auto_approve_minutes,
@@ -421,7 +414,7 @@ class Mutation(WebhookMutations):
     async def set_my_language(
         self, info: Info[Context, None], language: str
     ) -> SetMyLanguageResult:
-        services, user = info.context.services, _user(info)
+        services, user = info.context.services, user_of(info)
         result = await attempt(lambda: preferences.set_language(services, user, language), user.id)
         if isinstance(result, str):
             return MyLanguage(language=result)

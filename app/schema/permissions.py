@@ -6,10 +6,18 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
+from app.domain.model import User
 from app.schema.context import Context
 from app.schema.operation_scopes import Open, Requirement, requirement
 
 INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"  # RFC 6750's name for the same refusal
+
+
+def user_of(info: Info[Context, None]) -> User:
+    """The caller of a field that IsAuthenticated guards."""
+    user = info.context.user
+    assert user is not None  # guaranteed by the field's permission class
+    return user
 
 
 class IsAuthenticated(BasePermission):

@@ -7,10 +7,9 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from app.domain.model import User
 from app.schema.context import Context
 from app.schema.errors import FAILURES, InvalidInput, NotAllowed, NotFound, attempt
-from app.schema.permissions import IsAuthenticated
+from app.schema.permissions import IsAuthenticated, user_of
 from app.services import webhooks
 from app.services.webhook_events import ALL_EVENTS
 from app.services.webhooks import Attempt, Delivery, Subscription
@@ -112,12 +111,6 @@ DeleteWebhookResult = Annotated[
 WebhooksResult = Annotated[SiteWebhooks | NotFound | NotAllowed, strawberry.union("WebhooksResult")]
 
 
-def _user(info: Info[Context, None]) -> User:
-    user = info.context.user
-    assert user is not None  # guaranteed by the field's permission class
-    return user
-
-
 @strawberry.type
 class WebhookQueries:
     @strawberry.field(
@@ -126,7 +119,7 @@ class WebhookQueries:
         "outcome; for the site's managers.",
     )
     async def webhooks(self, info: Info[Context, None], site_id: strawberry.ID) -> WebhooksResult:
-        services, user = info.context.services, _user(info)
+        services, user = info.context.services, user_of(info)
         found = await attempt(lambda: webhooks.webhooks(services, user, str(site_id)), site_id)
         if isinstance(found, FAILURES):
             return found  # type: ignore[return-value]  # NotFound or NotAllowed only
@@ -147,7 +140,7 @@ class WebhookMutations:
     async def create_webhook(
         self, info: Info[Context, None], site_id: strawberry.ID, url: str, events: list[str]
     ) -> CreateWebhookResult:
-        services, user = info.context.services, _user(info)
+        services, user = info.context.services, user_of(info)
         created = await attempt(
             lambda: webhooks.create_webhook(services, user, str(site_id), url, events), site_id
         )
@@ -164,7 +157,7 @@ class WebhookMutations:
     async def delete_webhook(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> DeleteWebhookResult:
-        services, user = info.context.services, _user(info)
+        services, user = info.context.services, user_of(info)
         deleted = await attempt(lambda: webhooks.delete_webhook(services, user, str(id)), id)
         if isinstance(deleted, FAILURES):
             return deleted  # type: ignore[return-value]  # NotFound or NotAllowed only

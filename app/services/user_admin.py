@@ -85,13 +85,13 @@ async def disable_user(services: Services, login: str) -> int:
     user_id = await _user_id(services, login)
     now = services.clock()
 
-    def work(conn: Connection) -> list[str]:
+    def work(conn: Connection) -> int:
         store.set_disabled(conn, user_id, now)
         return store.delete_tokens(conn, user_id)
 
     ended = await services.db.write(work)
     await withdraw(services, "user", user_id, now + LONGEST_ACCESS_TOKEN)
-    return len(ended)
+    return ended
 
 
 async def enable_user(services: Services, login: str) -> None:
