@@ -208,26 +208,23 @@ class WebhookWorker:
             return 0
         limit = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(item: Due) -> tuple[int, Attempt]:
-            if not item.entitled:
-                return item.delivery.id, Attempt(services.clock(), None, NOT_ENTITLED, 0)
+        async def one(item: Due) -> Outcome:
+            if not item.entitled:  # given up unsent, never retried
+                refused = Attempt(services.clock(), None, NOT_ENTITLED, 0)
+                return Outcome(item.delivery.id, refused, FAILED, None)
             async with limit:
-                return item.delivery.id, await self._post(services, item)
+                attempt = await self._post(services, item)
+            tries = item.delivery.attempts + 1
+            return Outcome(item.delivery.id, attempt, *self._next(attempt, tries))
 
-        outcomes = await asyncio.gather(*(one(item) for item in due))
-        tries = {item.delivery.id: item.delivery.attempts + 1 for item in due}
-
-        recorded = [
-            Outcome(delivery_id, attempt, *self._next(attempt, tries[delivery_id]))
-            for delivery_id, attempt in outcomes
-        ]
+        recorded = list(await asyncio.gather(*(one(item) for item in due)))
         await services.db.write(lambda conn: store.record(conn, recorded))
-        return len(outcomes)
+        return len(recorded)
 
     def _next(self, attempt: Attempt, tries: int) -> tuple[str, datetime | None]:
         if attempt.status_code is not None and 200 <= attempt.status_code < 300:
             return DELIVERED, None
-        if tries > len(self.backoff) or attempt.error == NOT_ENTITLED:
+        if tries > len(self.backoff):
             return FAILED, None
         return PENDING, attempt.at + self.backoff[tries - 1]
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from app.domain.events import UsageRequestChanged
 from app.store import tables as t
 from app.store.prepared import Prepared
+from app.store.webhooks import CURSOR as WEBHOOK_CURSOR
 
 Event = UsageRequestChanged
 _outbox = t.event_outbox
@@ -153,12 +154,10 @@ def prune(conn: Connection, published_before_ms: int, limit: int) -> int:
     deliveries are made from these rows, however long it was stopped. The row at its
     cursor stays too: SQLite numbers a new row after the highest one left, and with that
     one gone a new row could be numbered below the cursor and never be read."""
+    cursor = t.webhook_cursor.c.name == WEBHOOK_CURSOR
     read_by_webhooks = sa.or_(
-        ~sa.exists().where(t.webhook_cursor.c.name == "outbox"),
-        _outbox.c.seq
-        < sa.select(t.webhook_cursor.c.seq)
-        .where(t.webhook_cursor.c.name == "outbox")
-        .scalar_subquery(),
+        ~sa.exists().where(cursor),
+        _outbox.c.seq < sa.select(t.webhook_cursor.c.seq).where(cursor).scalar_subquery(),
     )
     doomed = (
         sa.select(_outbox.c.seq)

@@ -196,36 +196,27 @@ def has_unread(conn: Connection) -> bool:
 
 
 def outbox_after(conn: Connection, after_seq: int, limit: int) -> list[OutboxRow]:
-    query = (
-        sa.select(_O.c.seq, _O.c.created_ms, _O.c.payload)
-        .where(_O.c.seq > after_seq)
-        .order_by(_O.c.seq)
-        .limit(limit)
-    )
-    return [OutboxRow(int(r.seq), int(r.created_ms), r.payload) for r in conn.execute(query)]
+    return _outbox_rows(conn, _O.c.seq > after_seq, limit=limit)
 
 
 def outbox_rows(conn: Connection, seqs: Iterable[int]) -> list[OutboxRow]:
     wanted = list(seqs)
-    if not wanted:
-        return []
-    query = (
-        sa.select(_O.c.seq, _O.c.created_ms, _O.c.payload)
-        .where(_O.c.seq.in_(wanted))
-        .order_by(_O.c.seq)
-    )
-    return [OutboxRow(int(r.seq), int(r.created_ms), r.payload) for r in conn.execute(query)]
+    return _outbox_rows(conn, _O.c.seq.in_(wanted)) if wanted else []
 
 
 def outbox_since(conn: Connection, since_ms: int, up_to_seq: int) -> list[OutboxRow]:
     """Rows at or below the cursor written since `since_ms`: what a dispatcher taking over
     reads again, since one committed late may have been passed by (deliveries made already
     are not made twice: see `add_deliveries`)."""
-    query = (
-        sa.select(_O.c.seq, _O.c.created_ms, _O.c.payload)
-        .where(_O.c.created_ms >= since_ms, _O.c.seq <= up_to_seq)
-        .order_by(_O.c.seq)
-    )
+    return _outbox_rows(conn, _O.c.created_ms >= since_ms, _O.c.seq <= up_to_seq)
+
+
+def _outbox_rows(
+    conn: Connection, *where: sa.ColumnElement[bool], limit: int | None = None
+) -> list[OutboxRow]:
+    query = sa.select(_O.c.seq, _O.c.created_ms, _O.c.payload).where(*where).order_by(_O.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
     return [OutboxRow(int(r.seq), int(r.created_ms), r.payload) for r in conn.execute(query)]
 
 
