@@ -110,6 +110,8 @@ def _nicegui_session() -> list[Middleware]:
 
 
 def _same_class(found: object, wanted: type) -> bool:
+    # Not inlined: starlette types Middleware.cls as a factory protocol, and mypy calls
+    # `m.cls is SessionMiddleware` a non-overlapping identity check.
     return found is wanted
 
 
